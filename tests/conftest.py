@@ -1,0 +1,31 @@
+"""Shared pytest fixtures.
+
+Real data lives beside the project in `../shared/data` (override with the
+environment variable TFBERT_TEST_DATA). Tests that need it take the
+`shared_data` fixture and are skipped, with the reason, when it is absent.
+"""
+
+import os
+import pathlib
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+SHARED_DATA = pathlib.Path(
+    os.environ.get("TFBERT_TEST_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> pathlib.Path:
+    """Path of the real data set; skips the test when it is not there."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA} (set TFBERT_TEST_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def uncased_vocab(shared_data) -> pathlib.Path:
+    """The original bert-base-uncased vocab (30,522 lines)."""
+    return shared_data / "vocab" / "bert-base-uncased-vocab.txt"
