@@ -1,0 +1,13 @@
+"""Keras layers of the BERT model: embeddings, attention, blocks, heads."""
+
+from tfbert.layers.activations import gelu_erf, gelu_tanh, get_activation
+from tfbert.layers.attention import AttentionMask, SelfAttention
+from tfbert.layers.embeddings import OnDeviceEmbedding, PositionEmbedding
+from tfbert.layers.heads import ClassificationHead, MaskedLMHead, SpanHead, gather_positions
+from tfbert.layers.transformer import TransformerEncoderBlock
+
+__all__ = [
+    "AttentionMask", "ClassificationHead", "MaskedLMHead", "OnDeviceEmbedding",
+    "PositionEmbedding", "SelfAttention", "SpanHead", "TransformerEncoderBlock",
+    "gather_positions", "gelu_erf", "gelu_tanh", "get_activation",
+]

@@ -1,0 +1,99 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from tfbert import layers
+
+
+def test_gelu_is_the_tanh_form():
+    x = np.linspace(-5, 5, 101).astype("float32")
+    expected = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    np.testing.assert_allclose(layers.get_activation("gelu")(x), expected, atol=1e-6)
+    erf = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x])
+    np.testing.assert_allclose(layers.get_activation("gelu_erf")(x), erf, atol=1e-6)
+    assert np.abs(np.asarray(layers.get_activation("gelu")(x)) - erf).max() > 1e-4
+    with pytest.raises(ValueError, match="unknown activation 'gelu3'"):
+        layers.get_activation("gelu3")
+
+
+def test_attention_mask_is_additive_minus_10000():
+    bias = np.asarray(layers.AttentionMask()(np.array([[1, 1, 0, 0]])))
+    assert bias.shape == (1, 1, 1, 4)
+    np.testing.assert_array_equal(bias[0, 0, 0], [0, 0, -10000, -10000])
+
+
+def test_one_hot_lookup_equals_gather():
+    gather = layers.OnDeviceEmbedding(50, 8)
+    one_hot = layers.OnDeviceEmbedding(50, 8, use_one_hot=True)
+    ids = np.array([[1, 7, 49], [0, 3, 3]])
+    gather.build()
+    one_hot.build()
+    one_hot.embeddings.assign(gather.embeddings)
+    np.testing.assert_allclose(gather(ids), one_hot(ids), atol=1e-7)
+
+
+def test_position_embedding_too_long_is_a_clear_error():
+    layer = layers.PositionEmbedding(max_length=4)
+    assert layer(np.zeros((1, 4, 8))).shape == (1, 4, 8)
+    with pytest.raises(ValueError, match="longer than max_position_embeddings=4"):
+        layer(np.zeros((1, 5, 8)))
+
+
+def test_truncated_normal_init():
+    layer = layers.OnDeviceEmbedding(1000, 64, initializer_range=0.02)
+    layer.build()
+    values = np.asarray(layer.embeddings)
+    assert np.abs(values).max() <= 0.04 + 1e-6  # truncated at two stddevs
+    assert 0.015 < values.std() < 0.02
+
+
+def test_attention_ignores_padded_keys():
+    layer = layers.SelfAttention(num_heads=2, head_size=4)
+    x = np.random.default_rng(0).normal(size=(1, 5, 8)).astype("float32")
+    bias = layers.AttentionMask()(np.array([[1, 1, 1, 0, 0]]))
+    out = np.asarray(layer(x, bias))
+    changed = x.copy()
+    changed[:, 3:] = 100.0  # padded positions: their values must not matter
+    np.testing.assert_allclose(np.asarray(layer(changed, bias))[:, :3], out[:, :3], atol=1e-5)
+
+
+@pytest.mark.parametrize("make, args", [
+    (lambda: layers.OnDeviceEmbedding(20, 8, use_one_hot=True), (np.array([[1, 2]]),)),
+    (lambda: layers.PositionEmbedding(16), (np.zeros((1, 4, 8), "float32"),)),
+    (lambda: layers.AttentionMask(), (np.array([[1, 0]]),)),
+    (lambda: layers.SelfAttention(2, 4, attention_dropout=0.1),
+     (np.zeros((1, 3, 8), "float32"), np.zeros((1, 1, 1, 3), "float32"))),
+    (lambda: layers.TransformerEncoderBlock(2, 16, "gelu", dropout=0.1),
+     (np.ones((1, 3, 8), "float32"), np.zeros((1, 1, 1, 3), "float32"))),
+    (lambda: layers.ClassificationHead(3, dropout=0.1), (np.ones((2, 8), "float32"),)),
+    (lambda: layers.SpanHead(), (np.ones((2, 3, 8), "float32"),)),
+])
+def test_get_config_round_trip(make, args):
+    layer = make()
+    out = layer(*args)
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    clone(*args)
+    clone.set_weights(layer.get_weights())
+    for a, b in zip(keras.tree.flatten(out), keras.tree.flatten(clone(*args)), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_masked_lm_head_is_tied_and_gathers():
+    words = layers.OnDeviceEmbedding(20, 8)
+    words.build()
+    head = layers.MaskedLMHead(words, activation="gelu")
+    sequence = np.random.default_rng(1).normal(size=(2, 6, 8)).astype("float32")
+    positions = np.array([[0, 5], [2, 2]], "int32")
+    logits = np.asarray(head(sequence, positions))
+    assert logits.shape == (2, 2, 20)
+    x = np.asarray(head.transform_layer_norm(head.transform(sequence[[0, 1], [5, 2]])))
+    np.testing.assert_allclose(logits[[0, 1], [1, 0]], x @ np.asarray(words.embeddings).T,
+                               atol=1e-5)
+    # tied, not copied: the word table is the one variable the head shares
+    assert sum(w is words.embeddings for w in head.weights) == 1
+    assert len(head.weights) == 6  # + transform kernel/bias, LayerNorm gamma/beta, output_bias
+    clone = layers.MaskedLMHead.from_config(head.get_config())
+    assert clone.get_config() == head.get_config()

@@ -1,0 +1,97 @@
+"""`TransformerEncoderBlock`: one post-LayerNorm BERT layer."""
+
+import keras
+
+from tfbert.layers.activations import get_activation
+from tfbert.layers.attention import SelfAttention
+from tfbert.layers.embeddings import truncated_normal
+
+LAYER_NORM_EPSILON = 1e-12
+
+
+def layer_norm(name, dtype=None):
+    """LayerNorm over the last axis with the original epsilon, 1e-12.
+
+    Keras computes it in float32 even under mixed precision.
+    """
+    return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name=name, dtype=dtype)
+
+
+@keras.saving.register_keras_serializable(package="tfbert")
+class TransformerEncoderBlock(keras.layers.Layer):
+    """A BERT layer: self-attention and a feed-forward net, each followed by
+    dropout, a residual connection and LayerNorm (post-LN, as the original):
+
+        h   = LN(x + dropout(attention(x)))
+        out = LN(h + dropout(W2 act(W1 h)))
+
+    Args:
+        num_heads: int. Attention heads; must divide the input width.
+        intermediate_size: int. Width of the feed-forward layer.
+        activation: str. Feed-forward activation name (`"gelu"` = tanh form).
+        dropout: float. Dropout on both sub-layer outputs.
+        attention_dropout: float. Dropout on attention probabilities.
+        initializer_range: float. Stddev of the truncated-normal init.
+
+    Call arguments:
+        inputs: `[batch, seq, hidden]`.
+        attention_bias: `[batch, 1, 1, seq]` additive bias (see `AttentionMask`).
+        training: bool.
+
+    Example:
+
+    >>> block = TransformerEncoderBlock(num_heads=2, intermediate_size=16)
+    >>> block(np.zeros((1, 3, 8)), np.zeros((1, 1, 1, 3))).shape
+    TensorShape([1, 3, 8])
+    """
+
+    def __init__(self, num_heads, intermediate_size, activation="gelu", dropout=0.0,
+                 attention_dropout=0.0, initializer_range=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.intermediate_size = intermediate_size
+        self.activation = activation
+        self.dropout_rate = dropout
+        self.attention_dropout = attention_dropout
+        self.initializer_range = initializer_range
+
+    def build(self, inputs_shape, attention_bias_shape=None):
+        hidden = inputs_shape[-1]
+        if hidden % self.num_heads:
+            raise ValueError(
+                f"hidden width {hidden} is not a multiple of num_heads {self.num_heads}")
+        policy = self.dtype_policy
+        init = truncated_normal(self.initializer_range)
+        self.self_attention = SelfAttention(
+            self.num_heads, hidden // self.num_heads, self.attention_dropout,
+            self.initializer_range, name="self_attention", dtype=policy)
+        self.attention_layer_norm = layer_norm("attention_layer_norm", policy)
+        self.intermediate = keras.layers.Dense(
+            self.intermediate_size, activation=get_activation(self.activation),
+            kernel_initializer=init, name="intermediate", dtype=policy)
+        self.output_dense = keras.layers.Dense(
+            hidden, kernel_initializer=init, name="output", dtype=policy)
+        self.output_layer_norm = layer_norm("output_layer_norm", policy)
+        self.dropout = keras.layers.Dropout(self.dropout_rate, dtype=policy)
+        self.self_attention.build(inputs_shape)
+        self.attention_layer_norm.build(inputs_shape)
+        self.intermediate.build(inputs_shape)
+        self.output_dense.build(tuple(inputs_shape[:-1]) + (self.intermediate_size,))
+        self.output_layer_norm.build(inputs_shape)
+
+    def call(self, inputs, attention_bias, training=False):
+        attention = self.self_attention(inputs, attention_bias, training=training)
+        attention = self.dropout(attention, training=training)
+        hidden = self.attention_layer_norm(inputs + attention)
+        output = self.output_dense(self.intermediate(hidden))
+        output = self.dropout(output, training=training)
+        return self.output_layer_norm(hidden + output)
+
+    def compute_output_shape(self, inputs_shape, attention_bias_shape):
+        return inputs_shape
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads,
+                "intermediate_size": self.intermediate_size, "activation": self.activation,
+                "dropout": self.dropout_rate, "attention_dropout": self.attention_dropout,
+                "initializer_range": self.initializer_range}

@@ -1,0 +1,45 @@
+"""`BertClassifier`: sentence (pair) classification or regression on the pooled output."""
+
+import keras
+
+from tfbert.layers.heads import ClassificationHead
+from tfbert.models.base import EncoderTaskModel
+
+
+@keras.saving.register_keras_serializable(package="tfbert")
+class BertClassifier(EncoderTaskModel):
+    """A `BertEncoder` with dropout and a Dense layer on the pooled output,
+    as the original `run_classifier.py` (`num_classes=1` for regression).
+
+    Output: `logits`, float32 `[batch, num_classes]`.
+
+    Args:
+        encoder: a `tfbert.BertEncoder`.
+        num_classes: int. Number of labels (1 for regression).
+        dropout: float or None. Dropout on the pooled output when training;
+            None uses the encoder config's `hidden_dropout_prob`.
+
+    Example:
+
+    >>> config = BertConfig(vocab_size=100, hidden_size=64, num_hidden_layers=2,
+    ...                     num_attention_heads=2, intermediate_size=128)
+    >>> classifier = BertClassifier(BertEncoder(config), num_classes=3)
+    >>> classifier(classifier.encoder.dummy_inputs(2, 8))["logits"].shape
+    TensorShape([2, 3])
+    """
+
+    _config_keys = ("num_classes", "dropout")
+
+    def __init__(self, encoder, num_classes, dropout=None, **kwargs):
+        config = encoder.config
+        rate = config.hidden_dropout_prob if dropout is None else dropout
+        head = ClassificationHead(num_classes, rate, config.initializer_range,
+                                  name="classifier", dtype=encoder.dtype_policy)
+        inputs = self._inputs(encoder)
+        outputs = encoder(inputs)
+        super().__init__(inputs=inputs, outputs={"logits": head(outputs["pooled_output"])},
+                         **kwargs)
+        self.encoder = encoder
+        self.classifier = head
+        self.num_classes = num_classes
+        self.dropout = dropout

@@ -1,0 +1,36 @@
+"""`BertSpanLabeler`: start/end logits for extractive question answering (SQuAD)."""
+
+import keras
+
+from tfbert.layers.heads import SpanHead
+from tfbert.models.base import EncoderTaskModel
+
+
+@keras.saving.register_keras_serializable(package="tfbert")
+class BertSpanLabeler(EncoderTaskModel):
+    """A `BertEncoder` with the original SQuAD head: a Dense layer to 2 units
+    on every token. Outputs float32 `start_logits` and `end_logits`, each
+    `[batch, seq]`.
+
+    Args:
+        encoder: a `tfbert.BertEncoder`.
+
+    Example:
+
+    >>> config = BertConfig(vocab_size=100, hidden_size=64, num_hidden_layers=2,
+    ...                     num_attention_heads=2, intermediate_size=128)
+    >>> labeler = BertSpanLabeler(BertEncoder(config))
+    >>> labeler(labeler.encoder.dummy_inputs(2, 8))["start_logits"].shape
+    TensorShape([2, 8])
+    """
+
+    def __init__(self, encoder, **kwargs):
+        head = SpanHead(encoder.config.initializer_range, name="span_head",
+                        dtype=encoder.dtype_policy)
+        inputs = self._inputs(encoder)
+        start_logits, end_logits = head(encoder(inputs)["sequence_output"])
+        super().__init__(inputs=inputs,
+                         outputs={"start_logits": start_logits, "end_logits": end_logits},
+                         **kwargs)
+        self.encoder = encoder
+        self.span_head = head

@@ -1,0 +1,126 @@
+"""`BertEncoder`: the BERT Transformer encoder, with the TF Hub BERT interface."""
+
+import keras
+import numpy as np
+
+from tfbert.configs.bert_config import BertConfig
+from tfbert.layers.attention import AttentionMask
+from tfbert.layers.embeddings import OnDeviceEmbedding, PositionEmbedding, truncated_normal
+from tfbert.layers.transformer import TransformerEncoderBlock, layer_norm
+
+INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+
+
+def encoder_inputs(seq_length=None):
+    """Keras inputs `input_word_ids`, `input_mask`, `input_type_ids`: int32 `[batch, seq]`."""
+    return {name: keras.Input(shape=(seq_length,), dtype="int32", name=name)
+            for name in INPUT_NAMES}
+
+
+@keras.saving.register_keras_serializable(package="tfbert")
+class BertEncoder(keras.Model):
+    """The BERT encoder of Devlin et al. (2018), with the original numerics.
+
+    Inputs (a dict, int32 `[batch, seq]`): `input_word_ids`, `input_mask`
+    (1 = token, 0 = padding), `input_type_ids` (segment ids).
+    Outputs (a dict): `sequence_output` `[batch, seq, hidden]`,
+    `pooled_output` `[batch, hidden]` (tanh Dense on the first token), and
+    `encoder_outputs`, the list of every layer's output.
+
+    Embeddings are word + position + type, then LayerNorm (epsilon 1e-12) and
+    dropout; blocks are post-LN with tanh-GELU; the padding mask is additive
+    (-10000); weights start truncated-normal(`initializer_range`).
+
+    Args:
+        config: a `tfbert.BertConfig` (or its dict).
+        use_one_hot_embeddings: bool. One-hot matmul word lookup (TPUs).
+        seq_length: int or None. Static sequence length of the inputs; None
+            accepts any length up to `max_position_embeddings`.
+        **kwargs: passed to `keras.Model` (e.g. `name`, `dtype`).
+
+    Example:
+
+    >>> config = BertConfig(vocab_size=100, hidden_size=64, num_hidden_layers=2,
+    ...                     num_attention_heads=2, intermediate_size=128)
+    >>> encoder = BertEncoder(config)
+    >>> outputs = encoder({"input_word_ids": np.ones((2, 8), "int32"),
+    ...                    "input_mask": np.ones((2, 8), "int32"),
+    ...                    "input_type_ids": np.zeros((2, 8), "int32")})
+    >>> outputs["sequence_output"].shape, outputs["pooled_output"].shape
+    (TensorShape([2, 8, 64]), TensorShape([2, 64]))
+    """
+
+    def __init__(self, config, use_one_hot_embeddings=False, seq_length=None, **kwargs):
+        if isinstance(config, dict):
+            config = BertConfig.from_dict(config)
+        dtype = kwargs.pop("dtype", None)
+        init = truncated_normal(config.initializer_range)
+
+        # === Layers ===
+        word_embeddings = OnDeviceEmbedding(
+            config.vocab_size, config.hidden_size, config.initializer_range,
+            use_one_hot=use_one_hot_embeddings, name="word_embeddings", dtype=dtype)
+        position_embedding = PositionEmbedding(
+            config.max_position_embeddings, config.initializer_range,
+            name="position_embedding", dtype=dtype)
+        type_embeddings = OnDeviceEmbedding(
+            config.type_vocab_size, config.hidden_size, config.initializer_range,
+            use_one_hot=True, name="type_embeddings", dtype=dtype)
+        embeddings_layer_norm = layer_norm("embeddings_layer_norm", dtype)
+        embeddings_dropout = keras.layers.Dropout(
+            config.hidden_dropout_prob, name="embeddings_dropout", dtype=dtype)
+        blocks = [
+            TransformerEncoderBlock(
+                config.num_attention_heads, config.intermediate_size, config.hidden_act,
+                dropout=config.hidden_dropout_prob,
+                attention_dropout=config.attention_probs_dropout_prob,
+                initializer_range=config.initializer_range,
+                name=f"transformer_layer_{i}", dtype=dtype)
+            for i in range(config.num_hidden_layers)]
+        pooler = keras.layers.Dense(
+            config.hidden_size, activation="tanh", kernel_initializer=init,
+            name="pooler_transform", dtype=dtype)
+
+        # === Functional Model ===
+        inputs = encoder_inputs(seq_length)
+        words = word_embeddings(inputs["input_word_ids"])  # [batch, seq, hidden]
+        x = words + position_embedding(words) + type_embeddings(inputs["input_type_ids"])
+        x = embeddings_dropout(embeddings_layer_norm(x))
+        attention_bias = AttentionMask(name="attention_mask", dtype=dtype)(inputs["input_mask"])
+        encoder_outputs = []
+        for block in blocks:
+            x = block(x, attention_bias)
+            encoder_outputs.append(x)
+        pooled = pooler(x[:, 0, :])
+        super().__init__(
+            inputs=inputs,
+            outputs={"sequence_output": x, "pooled_output": pooled,
+                     "encoder_outputs": encoder_outputs},
+            **kwargs)
+
+        # === Config ===
+        self.config = config
+        self.use_one_hot_embeddings = use_one_hot_embeddings
+        self.seq_length = seq_length
+        self.word_embeddings = word_embeddings
+        self.position_embedding = position_embedding
+        self.type_embeddings = type_embeddings
+        self.embeddings_layer_norm = embeddings_layer_norm
+        self.transformer_layers = blocks
+        self.pooler = pooler
+
+    def get_config(self):
+        return {"config": self.config.to_dict(),
+                "use_one_hot_embeddings": self.use_one_hot_embeddings,
+                "seq_length": self.seq_length, "name": self.name,
+                "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def dummy_inputs(self, batch_size=1, seq_length=8):
+        """All-ones ids, full mask, type 0: builds the model and shows the input format."""
+        shape = (batch_size, self.seq_length or seq_length)
+        return {"input_word_ids": np.ones(shape, "int32"), "input_mask": np.ones(shape, "int32"),
+                "input_type_ids": np.zeros(shape, "int32")}
