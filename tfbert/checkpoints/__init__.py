@@ -9,12 +9,13 @@ from tfbert.checkpoints.google_tf1 import (
 from tfbert.checkpoints.huggingface import (
     bert_encoder_from_huggingface,
     config_from_huggingface,
+    installed_minilm_dir,
     load_huggingface_weights,
     read_huggingface_weights,
 )
 
 __all__ = [
-    "bert_encoder_from_huggingface", "config_from_huggingface", "load_bert",
+    "bert_encoder_from_huggingface", "config_from_huggingface", "installed_minilm_dir", "load_bert",
     "load_huggingface_weights", "load_tf1_checkpoint", "read_huggingface_weights",
     "read_tf1_checkpoint", "save_bert", "save_tf1_checkpoint",
 ]

