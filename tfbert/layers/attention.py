@@ -27,7 +27,7 @@ class AttentionMask(keras.layers.Layer):
 
     def call(self, input_mask):
         mask = ops.cast(input_mask, self.compute_dtype)
-        return (1.0 - mask[:, None, None, :]) * MASK_ADDER
+        return (mask[:, None, None, :] - 1.0) * -MASK_ADDER  # = (1 - mask) * -10000, no -0.0
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
