@@ -48,3 +48,23 @@ def test_errors_are_reported(export):
     runner.export_dir = str(path.parent / "missing")
     with pytest.raises(NativeLoadError, match="TF_LoadSessionFromSavedModel"):
         runner.run("serving_default", inputs)
+
+
+def test_op_check_passes_our_export_and_catches_round_robin_trim(export, tmp_path):
+    import tensorflow_text as tf_text
+
+    from tfbert.serving import saved_model_ops, serving_ops, unsupported_ops
+
+    path, _, _ = export
+    assert "MatMul" in saved_model_ops(path) or "BatchMatMulV2" in saved_model_ops(path)
+    assert unsupported_ops(path) == []
+    assert "RegexSplitWithOffsets" in serving_ops()
+    assert "TFText>RoundRobinTrim" not in serving_ops()
+
+    class Trim(tf.Module):  # the op Model Garden's BertPackInputs uses since TF Text 2.13
+        @tf.function(input_signature=[tf.RaggedTensorSpec([None, None], tf.int32)])
+        def trim(self, ids):
+            return tf_text.RoundRobinTrimmer(max_seq_length=4).trim([ids])[0].flat_values
+
+    tf.saved_model.save(Trim(), str(tmp_path / "trim"))
+    assert unsupported_ops(tmp_path / "trim") == ["TFText>RoundRobinTrim"]

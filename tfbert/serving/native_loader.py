@@ -27,6 +27,8 @@ import tempfile
 
 import numpy as np
 
+from tfbert.serving.op_check import read_saved_model
+
 _SOURCE = pathlib.Path(__file__).with_name("session_runner.c")
 
 # TF_DataType enum values (tensorflow/c/tf_datatype.h) for the dtypes exports use.
@@ -80,11 +82,7 @@ def build_runner(cache_dir=None):
 def signature_tensor_names(export_dir):
     """`{signature: (inputs {key: tensor name}, outputs {key: tensor name})}` of the
     `serve` MetaGraph, read from `saved_model.pb` as the server reads it."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    saved_model = saved_model_pb2.SavedModel()
-    saved_model.ParseFromString((pathlib.Path(export_dir) / "saved_model.pb").read_bytes())
-    for meta_graph in saved_model.meta_graphs:
+    for meta_graph in read_saved_model(export_dir).meta_graphs:
         if "serve" in meta_graph.meta_info_def.tags:
             return {name: ({k: v.name for k, v in sig.inputs.items()},
                            {k: v.name for k, v in sig.outputs.items()})
