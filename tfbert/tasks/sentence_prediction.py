@@ -1,0 +1,144 @@
+"""`SentencePredictionTask`: GLUE and your own text (pair) classification or
+regression, as the original `run_classifier.py`.
+
+Head: dropout and a Dense layer on the pooled output (`BertClassifier`).
+Loss: mean cross-entropy (classification) or mean squared error
+(regression, `num_classes=1`). Metrics during training and `Trainer.evaluate`:
+accuracy (and F1 of class 1 for MRPC/QQP), or MSE; `evaluate_metrics` gives
+every GLUE metric of the task (Matthews, Pearson, Spearman too) from
+`predict` over the whole evaluation file.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tfbert.data import glue
+from tfbert.metrics import glue_metrics
+from tfbert.models.classifier import BertClassifier
+from tfbert.tasks.finetuning import FinetuningConfig, FinetuningTask
+
+
+@dataclasses.dataclass
+class SentencePredictionConfig(FinetuningConfig):
+    """Config of a sentence (pair) classification or regression task.
+
+    Args:
+        task: `glue/<name>` (`glue/sst2`, `glue/mrpc`, `glue/stsb`, ...: the
+            original TSV files; `input_path` is the file or the task
+            directory), or `classification` / `regression` for your own
+            CSV/TSV/JSONL files.
+        text_a, text_b, label: column names of your own files.
+        label_names: labels in id order (own classification files; default:
+            those of the training file).
+    """
+
+    task: str = "glue/sst2"
+    text_a: str = "sentence"
+    text_b: str | None = None
+    label: str = "label"
+    label_names: list = dataclasses.field(default_factory=list)
+
+
+class SentencePredictionTask(FinetuningTask):
+    """Sentence (pair) classification or regression.
+
+    Args:
+        config: a `SentencePredictionConfig`.
+
+    Example:
+
+    >>> task = SentencePredictionTask(SentencePredictionConfig(
+    ...     task="glue/mrpc", model="bert_tiny_uncased"))
+    >>> task.num_classes, task.regression
+    (2, False)
+    >>> task.build_model().output["logits"].shape
+    (None, 2)
+    """
+
+    def __init__(self, config):
+        super().__init__(config)
+        name = config.task.lower()
+        if name in ("classification", "regression"):
+            self.glue_task = None
+            self.regression = name == "regression"
+            self.label_names = tuple(str(n) for n in config.label_names) or None
+        else:
+            self.glue_task, spec = glue.glue_task(name)
+            self.regression = spec.label_names is None
+            self.label_names = spec.label_names
+        self.metric_task = self.glue_task or name
+
+    def _find_label_names(self):
+        """Own classification data without `label_names`: the training file's labels."""
+        if self.label_names is None and not self.regression:
+            self.label_names = self.read(self.config.train_data.input_path, True).label_names
+
+    @property
+    def num_classes(self):
+        self._find_label_names()
+        return 1 if self.regression else len(self.label_names)
+
+    def read(self, path, is_training):
+        """The `ClassificationData` of a file (GLUE: or of a task directory)."""
+        if self.glue_task:
+            if os.path.isdir(path):
+                return glue.read_glue(self.glue_task, path, "train" if is_training else "dev")
+            return glue.read_glue_file(self.glue_task, path,
+                                       labeled=not os.path.basename(path).startswith("test"))
+        data = glue.read_classification_file(
+            path, text_a=self.config.text_a, text_b=self.config.text_b, label=self.config.label,
+            label_names=self.label_names, regression=self.regression)
+        if self.label_names is None and not self.regression:
+            self.label_names = data.label_names
+        return data
+
+    def make_features(self, path, is_training, seq_length):
+        self._find_label_names()
+        return glue.classification_features(self.read(path, is_training), self.tokenizer,
+                                            seq_length)
+
+    def build_model(self):
+        return BertClassifier(self.build_encoder(), self.num_classes, dropout=self.config.dropout)
+
+    def loss_numerators(self, features, outputs):
+        logits, weights = outputs["logits"], features["is_real_example"]
+        if self.regression:
+            errors = tf.square(logits[:, 0] - tf.cast(features["label_ids"], tf.float32))
+        else:
+            errors = tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=features["label_ids"], logits=logits)
+        return {"loss": tf.reduce_sum(errors * weights)}
+
+    def metric_sums(self, features, outputs):
+        weights = features["is_real_example"]
+        logits = outputs["logits"]
+        if self.regression:
+            error = tf.square(logits[:, 0] - tf.cast(features["label_ids"], tf.float32))
+            return {"mse": (tf.reduce_sum(error * weights), tf.reduce_sum(weights))}
+        predicted = tf.argmax(logits, -1, output_type=tf.int32)
+        labels = features["label_ids"]
+        correct = tf.cast(tf.equal(predicted, labels), tf.float32) * weights
+        sums = {"accuracy": (tf.reduce_sum(correct), tf.reduce_sum(weights))}
+        if self.metric_task in ("mrpc", "qqp"):
+            positive = tf.cast(tf.equal(predicted, 1), tf.float32) * weights
+            gold = tf.cast(tf.equal(labels, 1), tf.float32) * weights
+            true_pos = tf.reduce_sum(positive * gold)
+            # F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (predicted + gold positives).
+            sums["f1"] = (2.0 * true_pos, tf.reduce_sum(positive) + tf.reduce_sum(gold))
+        return sums
+
+    def evaluate_metrics(self, model, data_config=None):
+        """Every GLUE metric of the task on the whole evaluation file.
+
+        Returns:
+            `(metrics, predictions)`: the metric dict, and the predicted label
+            ids (or scores, for regression) in file order.
+        """
+        data_config = data_config or self.config.validation_data
+        logits = self.predict(model, data_config)["logits"]
+        predictions = logits[:, 0] if self.regression else np.argmax(logits, -1)
+        labels = self.features(data_config, False)["label_ids"]
+        return glue_metrics(self.metric_task, labels, predictions), predictions
