@@ -8,6 +8,8 @@ decisions as constant tables, so this module derives them once per process
 * `char_normalization(lower_case)`: what each code point becomes after
   `_clean_text` (deleted, or a space) and, when lower-casing, after
   `str.lower()`, NFD and removal of `Mn`; only code points that change.
+* `deleted_ranges()`: what `_clean_text` deletes (U+0000, U+FFFD, Cc and Cf
+  other than tab, LF, CR).
 * `punctuation_ranges()`: `_is_punctuation` (ASCII symbols or category `P*`).
 * `case_ranges()`: the "cased" and "case-ignorable" properties that
   `str.lower()` consults for the final-sigma rule, probed from `str.lower()`
@@ -15,6 +17,8 @@ decisions as constant tables, so this module derives them once per process
 * `unstable_punctuation_ranges()`: code points whose punctuation status
   differs between this interpreter's Unicode data and Unicode 3.2 (shipped as
   `unicodedata.ucd_3_2_0`); ICU builds of other ages may disagree on them.
+* `unassigned_ranges()`, and `nonzero_combining_non_mn()`: characters whose
+  NFD could be reordered, so that a per-character mapping is not exact.
 
 Everything is expressed as sorted inclusive `(lo, hi)` code point ranges or
 dicts so that it can become `tf.constant`s or RE2 character classes.
@@ -52,51 +56,31 @@ def _categories():
     return [unicodedata.category(chr(cp)) for cp in range(MAX_CODE_POINT + 1)]
 
 
-def _in_ranges(cp, ranges):
-    return any(lo <= cp <= hi for lo, hi in ranges)
+@functools.lru_cache(maxsize=None)
+def _category_array():
+    """`_categories()` as a numpy array of 2-character strings."""
+    return np.asarray(_categories(), dtype="<U2")
 
 
-def is_cjk(cp):
-    return _in_ranges(cp, CJK_RANGES)
+def _ranges_mask(ranges):
+    mask = np.zeros(MAX_CODE_POINT + 1, bool)
+    for lo, hi in ranges:
+        mask[lo:hi + 1] = True
+    return mask
 
 
-def is_deleted_by_clean_text(cp):
-    """`_clean_text` drops U+0000, U+FFFD and Cc/Cf other than tab, LF, CR."""
-    if cp in (0, 0xFFFD):
-        return True
-    if cp in (9, 10, 13):
-        return False
-    return _categories()[cp] in ("Cc", "Cf")
-
-
-def is_clean_whitespace(cp):
-    """`_is_whitespace` of the original (space, tab, LF, CR or Zs)."""
-    return cp in (32, 9, 10, 13) or _categories()[cp] == "Zs"
-
-
-def is_punctuation(cp):
-    return _in_ranges(cp, _ASCII_PUNCTUATION) or _categories()[cp].startswith("P")
-
-
-def ranges_from_predicate(predicate, code_points=None):
-    """Sorted inclusive `(lo, hi)` runs of the code points where it holds."""
-    ranges = []
-    start = prev = None
-    for cp in code_points if code_points is not None else range(MAX_CODE_POINT + 1):
-        if predicate(cp):
-            if start is not None and cp == prev + 1:
-                prev = cp
-                continue
-            if start is not None:
-                ranges.append((start, prev))
-            start = prev = cp
-    if start is not None:
-        ranges.append((start, prev))
-    return tuple(ranges)
+def ranges_from_mask(mask):
+    """Sorted inclusive `(lo, hi)` runs of the `True` entries of a bool array."""
+    padded = np.concatenate([[False], np.asarray(mask, bool), [False]])
+    change = np.flatnonzero(padded[1:] != padded[:-1])
+    pairs = zip(change[::2], change[1::2], strict=True)
+    return tuple((int(lo), int(hi) - 1) for lo, hi in pairs)
 
 
 def ranges_from_set(code_points):
-    return ranges_from_predicate(lambda cp: True, sorted(code_points))
+    mask = np.zeros(MAX_CODE_POINT + 1, bool)
+    mask[sorted(code_points)] = True
+    return ranges_from_mask(mask)
 
 
 def ranges_to_edges(ranges):
@@ -113,29 +97,43 @@ def ranges_to_regex_class(ranges, negate=False):
     return "[" + ("^" if negate else "") + "".join(parts) + "]"
 
 
+def _punctuation_mask(categories):
+    mask = np.char.startswith(categories, "P")
+    return mask | _ranges_mask(_ASCII_PUNCTUATION)
+
+
 @functools.lru_cache(maxsize=None)
 def punctuation_ranges():
-    return ranges_from_predicate(is_punctuation)
+    """`_is_punctuation` of the original: ASCII symbols or category P*."""
+    return ranges_from_mask(_punctuation_mask(_category_array()))
+
+
+@functools.lru_cache(maxsize=None)
+def deleted_ranges():
+    """What `_clean_text` deletes."""
+    cats = _category_array()
+    mask = (cats == "Cc") | (cats == "Cf")
+    mask[[9, 10, 13]] = False
+    mask[[0, 0xFFFD]] = True
+    return ranges_from_mask(mask)
 
 
 @functools.lru_cache(maxsize=None)
 def unassigned_ranges():
     """Code points that this interpreter's Unicode data leaves unassigned."""
-    cats = _categories()
-    return ranges_from_predicate(lambda cp: cats[cp] == "Cn")
+    return ranges_from_mask(_category_array() == "Cn")
 
 
 @functools.lru_cache(maxsize=None)
 def unstable_punctuation_ranges():
-    old = unicodedata.ucd_3_2_0
-    cats = _categories()
-
-    def unstable(cp):
-        if cats[cp] in ("Cn", "Cs") or _in_ranges(cp, _ASCII_PUNCTUATION):
-            return False
-        return cats[cp].startswith("P") != old.category(chr(cp)).startswith("P")
-
-    return ranges_from_predicate(unstable)
+    """Punctuation status differs from Unicode 3.2 (ASCII symbols excluded)."""
+    cats = _category_array()
+    old = np.asarray(
+        [unicodedata.ucd_3_2_0.category(chr(cp)) if c != "Cn" else "Cn"
+         for cp, c in enumerate(_categories())], dtype="<U2")
+    mask = np.char.startswith(cats, "P") != np.char.startswith(old, "P")
+    mask &= ~_ranges_mask(_ASCII_PUNCTUATION)
+    return ranges_from_mask(mask)
 
 
 def _normalize_char(cp, lower_case):
@@ -155,19 +153,17 @@ def char_normalization(lower_case):
     U+03A3 maps to σ here; the final-sigma rule is applied in the graph.
     """
     cats = _categories()
+    deleted = _ranges_mask(deleted_ranges())
     table = {}
-    for cp in range(MAX_CODE_POINT + 1):
-        cat = cats[cp]
-        if cat in ("Cn", "Cs"):
-            continue
-        if is_deleted_by_clean_text(cp):
+    for cp in np.flatnonzero(_category_array() != "Cn").tolist():
+        if deleted[cp]:
             table[cp] = ""
         elif chr(cp).isspace():
             # Zs, tab, LF, CR become " " in `_clean_text`; U+2028 and U+2029
             # survive it but `str.split()` splits on them.
             if cp != 32:
                 table[cp] = " "
-        elif lower_case:
+        elif lower_case and cats[cp] != "Cs":
             normalized = _normalize_char(cp, lower_case)
             if normalized != chr(cp):
                 table[cp] = normalized
@@ -183,11 +179,9 @@ def case_ranges():
     cased letter or a space before the character reads both properties
     straight from the interpreter.
     """
-    cats = _categories()
+    cats = _category_array()
     cased, ignorable = set(), set()
-    for cp in range(MAX_CODE_POINT + 1):
-        if cats[cp] in ("Cn", "Cs", "Co"):
-            continue
+    for cp in np.flatnonzero((cats != "Cn") & (cats != "Cs") & (cats != "Co")).tolist():
         ch = chr(cp)
         after_letter = ("A" + ch + "\u03a3").lower()[-1] == "\u03c2"
         after_space = (" " + ch + "\u03a3").lower()[-1] == "\u03c2"
@@ -208,8 +202,8 @@ def nonzero_combining_non_mn():
         if any(unicodedata.combining(c) and unicodedata.category(c) != "Mn"
                for c in normalized):
             found.add(cp)
-    for cp in range(MAX_CODE_POINT + 1):
-        ch = chr(cp)
-        if unicodedata.combining(ch) and unicodedata.category(ch) != "Mn":
+    cats = _category_array()
+    for cp in np.flatnonzero((cats != "Cn") & (cats != "Mn")).tolist():
+        if unicodedata.combining(chr(cp)):
             found.add(cp)
     return ranges_from_set(found)

@@ -1,0 +1,60 @@
+"""`tfbert_build_vocab`: learn a WordPiece vocab (with BERT's special tokens) from text.
+
+Words are split and normalised exactly as `tfbert.text.BertTokenizer` does
+(the original BERT basic tokenizer), then TF Text's WordPiece learner picks
+the pieces. Output: one token per line, `[PAD] [UNK] [CLS] [SEP] [MASK]`
+first, then `--num_unused_tokens` `[unusedN]` placeholders.
+
+Example:
+
+    tfbert_build_vocab --input_files='corpus/*.txt' --output_file=vocab.txt \
+        --vocab_size=32000 --do_lower_case=true
+"""
+
+from absl import app, flags, logging
+
+from tfbert.text.build_vocab import build_vocab, text_files_dataset, write_vocab
+
+flags.DEFINE_list("input_files", None,
+                  "Text files (globs allowed, comma-separated): one text per line; "
+                  "blank lines are skipped.")
+flags.DEFINE_string("output_file", None, "Where to write the vocab (one token per line).")
+flags.DEFINE_integer("vocab_size", 30522, "Target size, special tokens included.")
+flags.DEFINE_boolean("do_lower_case", True, "Learn an uncased vocab (lower-case, strip accents).")
+flags.DEFINE_integer("num_unused_tokens", 0, "[unusedN] tokens to reserve after the specials.")
+flags.DEFINE_integer("max_texts", None, "Read at most this many lines (default: all).")
+flags.DEFINE_integer("lower_thresh", 10, "Learner: lowest token count threshold searched.")
+flags.DEFINE_integer("upper_thresh", 10_000_000, "Learner: highest count threshold searched.")
+flags.DEFINE_integer("num_iterations", 4, "Learner: refinement iterations per threshold.")
+flags.DEFINE_integer("max_token_length", 50, "Learner: longest token, in characters.")
+flags.DEFINE_integer("max_unique_chars", 1000, "Learner: most distinct single characters.")
+flags.DEFINE_integer("max_input_tokens", 5_000_000, "Learner: most distinct words considered.")
+flags.mark_flags_as_required(["input_files", "output_file"])
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    dataset = text_files_dataset(FLAGS.input_files).batch(1024)
+    learn_params = {
+        "lower_thresh": FLAGS.lower_thresh,
+        "upper_thresh": FLAGS.upper_thresh,
+        "num_iterations": FLAGS.num_iterations,
+        "max_token_length": FLAGS.max_token_length,
+        "max_unique_chars": FLAGS.max_unique_chars,
+        "max_input_tokens": FLAGS.max_input_tokens,
+    }
+    vocab = build_vocab(dataset, FLAGS.vocab_size, lower_case=FLAGS.do_lower_case,
+                        num_unused_tokens=FLAGS.num_unused_tokens, max_texts=FLAGS.max_texts,
+                        learn_params=learn_params)
+    write_vocab(vocab, FLAGS.output_file)
+    logging.info("wrote %d tokens to %s", len(vocab), FLAGS.output_file)
+    print(f"{len(vocab)} tokens -> {FLAGS.output_file}")
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
