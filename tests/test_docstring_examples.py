@@ -12,7 +12,8 @@ import tfbert
 from tfbert import layers
 
 PACKAGES = ("tfbert.configs", "tfbert.layers", "tfbert.networks", "tfbert.models",
-            "tfbert.checkpoints")
+            "tfbert.checkpoints", "tfbert.text", "tfbert.data", "tfbert.metrics",
+            "tfbert.serving")
 
 
 def _modules():
