@@ -1,0 +1,58 @@
+"""Versioned export directories as TensorFlow Serving watches them: `<base>/<version>/`.
+
+A version is written under a temporary name beside it and renamed when
+complete, so the model server (which loads numeric sub-directories only)
+never sees half an export; an existing version is never overwritten.
+"""
+
+import contextlib
+import dataclasses
+import os
+import shutil
+import time
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingExport:
+    """Where to write (`partial`) and where it will be once complete (`final`)."""
+
+    version: int
+    partial: str
+    final: str
+
+
+def next_version(export_base, version=None):
+    """The version number to write: `version`, or the current Unix time."""
+    version = int(time.time()) if version is None else int(version)
+    if version <= 0:
+        raise ValueError(f"a TF Serving version must be a positive integer, got {version}")
+    if os.path.exists(os.path.join(export_base, str(version))):
+        raise FileExistsError(
+            f"{os.path.join(export_base, str(version))} exists; versions are never overwritten "
+            "(pass another --version)")
+    return version
+
+
+@contextlib.contextmanager
+def versioned_export(export_base, version=None):
+    """Yields a `PendingExport`; renames `partial` to `final` (`<base>/<version>`)
+    when the block ends without error, and deletes `partial` otherwise.
+
+    Example:
+
+        with versioned_export("models/sst2") as pending:
+            write_saved_model(pending.partial)
+        print(pending.final)
+    """
+    version = next_version(export_base, version)
+    os.makedirs(export_base, exist_ok=True)
+    pending = PendingExport(version, os.path.join(export_base, f".partial-{version}"),
+                            os.path.join(export_base, str(version)))
+    shutil.rmtree(pending.partial, ignore_errors=True)
+    try:
+        yield pending
+        if os.path.exists(pending.final):
+            raise FileExistsError(f"{pending.final} appeared while exporting; not overwritten")
+        os.rename(pending.partial, pending.final)
+    finally:
+        shutil.rmtree(pending.partial, ignore_errors=True)
