@@ -1,0 +1,253 @@
+"""Speed of a BERT pre-training step: tfbert against keras-hub and HuggingFace (PyTorch).
+
+Contestants, same model size, sequence length, batch and predictions, float32:
+- **tfbert**: `tfbert.training.Trainer` with `PretrainingTask` (MLM + NSP, the original
+  AdamW, clipping), `steps_per_loop` steps per host call, forward/backward in XLA,
+  reading real TFRecords.
+- **keras_hub**: `keras_hub.models.BertMaskedLM` (MLM only: keras-hub has no NSP head)
+  trained with `model.fit` (`jit_compile=True`, `steps_per_execution` = the same loop
+  length, Keras AdamW), from the same batches in memory.
+- **hf_torch**: `transformers.BertForPreTraining` (MLM + NSP) with `torch.optim.AdamW`
+  and gradient clipping, eager PyTorch on CPU.
+- **matmul**: the machine's measured float32 matmul peak (TensorFlow, 2048x2048).
+
+Each measurement is a fresh subprocess; contestants alternate within each repetition;
+we report the median examples/s over repetitions (each repetition: the median over
+timed loops after warm-up) and ratios. Achieved FLOP/s count the model's matmuls
+(3x the forward: forward + two backward products) for the MLM + NSP step.
+
+    python benchmarks/bench_pretraining.py --repeats=3
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+OUT = REPO / "benchmarks" / "out" / "pretraining.json"
+SHAPE = dict(vocab_size=30522, num_layers=4, hidden=256, heads=4, intermediate=1024,
+             seq=128, predictions=20, batch=16)
+CONTESTANTS = ("tfbert", "keras_hub", "hf_torch")
+
+
+def step_flops(s=SHAPE):
+    """Matmul FLOPs of one training step (forward x 3) for MLM + NSP."""
+    b, n, h, i, v, p = s["batch"], s["seq"], s["hidden"], s["intermediate"], s["vocab_size"], \
+        s["predictions"]
+    per_layer = 2 * b * n * (4 * h * h + 2 * h * i) + 2 * 2 * b * n * n * h  # dense + attention
+    heads = 2 * b * p * (h * h + h * v) + 2 * b * (h * h + 2 * h)  # MLM transform+decoder, pooler
+    return 3 * (s["num_layers"] * per_layer + heads)
+
+
+def _records(path, s=SHAPE, count=256):
+    sys.path.insert(0, str(REPO))
+    from tests.training.records import write_records
+
+    return write_records(path, count, s["seq"], s["predictions"], s["vocab_size"])
+
+
+def _batches(s=SHAPE, count=8):
+    """Random pre-training batches (numpy), the same for keras-hub and HuggingFace."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    out = []
+    for _ in range(count):
+        b, n, p = s["batch"], s["seq"], s["predictions"]
+        positions = np.sort(np.stack([rng.choice(np.arange(1, n), p, replace=False)
+                                      for _ in range(b)]), axis=1).astype("int32")
+        out.append({"ids": rng.integers(5, s["vocab_size"], (b, n)).astype("int32"),
+                    "types": (np.arange(n)[None, :] >= n // 2).repeat(b, 0).astype("int32"),
+                    "mask": np.ones((b, n), "int32"), "positions": positions,
+                    "labels": rng.integers(5, s["vocab_size"], (b, p)).astype("int32"),
+                    "weights": np.ones((b, p), "float32"),
+                    "nsp": rng.integers(0, 2, (b,)).astype("int32")})
+    return out
+
+
+def run_tfbert(loops, steps_per_loop, tmp):
+    sys.path.insert(0, str(REPO))
+    from tfbert.configs import experiment
+    from tfbert.tasks.pretraining import PretrainingTask
+    from tfbert.training.trainer import Trainer
+
+    s = SHAPE
+    records = _records(os.path.join(tmp, "train.tfrecord"))
+    config = experiment.set_values(experiment.ExperimentConfig(), {
+        "task.model": "bert_mini_uncased",
+        "task.train_data.input_path": records, "task.train_data.max_seq_length": s["seq"],
+        "task.train_data.max_predictions_per_seq": s["predictions"],
+        "task.train_data.global_batch_size": s["batch"],
+        "trainer.train_steps": loops * steps_per_loop, "trainer.steps_per_loop": steps_per_loop,
+        "trainer.checkpoint_interval": 10**9, "trainer.optimizer.warmup_steps": 10,
+        "trainer.optimizer.learning_rate": 1e-4}, "benchmark").validate()
+    trainer = Trainer(PretrainingTask(config.task), config, os.path.join(tmp, "model"))
+    history = trainer.train()
+    return [logs["examples_per_second"] for _, logs in history[1:]]
+
+
+def run_keras_hub(loops, steps_per_loop, tmp):
+    del tmp
+    import keras
+    import keras_hub
+    import numpy as np
+    import tensorflow as tf
+
+    s = SHAPE
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=s["vocab_size"], num_layers=s["num_layers"], num_heads=s["heads"],
+        hidden_dim=s["hidden"], intermediate_dim=s["intermediate"])
+    model = keras_hub.models.BertMaskedLM(backbone, preprocessor=None)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-4, epsilon=1e-6, global_clipnorm=1.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  weighted_metrics=[], jit_compile=True, steps_per_execution=steps_per_loop)
+    batches = _batches()
+    x = {"token_ids": np.concatenate([b["ids"] for b in batches]),
+         "segment_ids": np.concatenate([b["types"] for b in batches]),
+         "padding_mask": np.concatenate([b["mask"] for b in batches]).astype(bool),
+         "mask_positions": np.concatenate([b["positions"] for b in batches])}
+    y = np.concatenate([b["labels"] for b in batches])
+    w = np.concatenate([b["weights"] for b in batches])
+    dataset = tf.data.Dataset.from_tensor_slices((x, y, w)).repeat().batch(
+        s["batch"], drop_remainder=True).prefetch(4)
+
+    times = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.start)
+
+    model.fit(dataset, steps_per_epoch=steps_per_loop, epochs=loops, verbose=0,
+              callbacks=[Timer()])
+    return [s["batch"] * steps_per_loop / t for t in times[1:]]
+
+
+def run_hf_torch(loops, steps_per_loop, tmp):
+    del tmp
+    import torch
+    from transformers import BertConfig, BertForPreTraining
+
+    torch.set_num_threads(os.cpu_count())
+    s = SHAPE
+    config = BertConfig(vocab_size=s["vocab_size"], hidden_size=s["hidden"],
+                        num_hidden_layers=s["num_layers"], num_attention_heads=s["heads"],
+                        intermediate_size=s["intermediate"], hidden_act="gelu_new")
+    model = BertForPreTraining(config)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, eps=1e-6, weight_decay=0.01)
+    tensors = []
+    for b in _batches():
+        labels = torch.full((s["batch"], s["seq"]), -100, dtype=torch.long)
+        labels.scatter_(1, torch.from_numpy(b["positions"]).long(),
+                        torch.from_numpy(b["labels"]).long())
+        tensors.append(dict(input_ids=torch.from_numpy(b["ids"]).long(),
+                            token_type_ids=torch.from_numpy(b["types"]).long(),
+                            attention_mask=torch.from_numpy(b["mask"]).long(), labels=labels,
+                            next_sentence_label=torch.from_numpy(b["nsp"]).long()))
+    rates = []
+    for loop in range(loops):
+        start = time.perf_counter()
+        for step in range(steps_per_loop):
+            loss = model(**tensors[(loop * steps_per_loop + step) % len(tensors)]).loss
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+        rates.append(s["batch"] * steps_per_loop / (time.perf_counter() - start))
+    return rates[1:]
+
+
+def run_matmul(loops, steps_per_loop, tmp):
+    del steps_per_loop, tmp
+    import tensorflow as tf
+
+    n = 2048
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+
+    @tf.function
+    def chain(a, b):
+        for _ in range(10):
+            a = tf.matmul(a, b) * 1e-3
+        return a
+
+    chain(a, b).numpy()
+    rates = []
+    for _ in range(loops):
+        start = time.perf_counter()
+        chain(a, b).numpy()
+        rates.append(10 * 2 * n**3 / (time.perf_counter() - start))
+    return rates
+
+
+RUNNERS = {"tfbert": run_tfbert, "keras_hub": run_keras_hub, "hf_torch": run_hf_torch,
+           "matmul": run_matmul}
+
+
+def _subprocess(name, loops, steps_per_loop):
+    command = [sys.executable, __file__, f"--run_one={name}", f"--loops={loops}",
+               f"--steps_per_loop={steps_per_loop}"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    if result.returncode:
+        raise RuntimeError(f"{name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--loops", type=int, default=6, help="host loops per run (1st = warm-up)")
+    parser.add_argument("--steps_per_loop", type=int, default=10)
+    parser.add_argument("--contestants", default=",".join(CONTESTANTS))
+    parser.add_argument("--run_one", choices=sorted(RUNNERS))
+    args = parser.parse_args()
+    if args.run_one:
+        with tempfile.TemporaryDirectory() as tmp:
+            rates = RUNNERS[args.run_one](args.loops, args.steps_per_loop, tmp)
+        print(json.dumps({"rates": rates, "median": statistics.median(rates)}))
+        return
+
+    contestants = args.contestants.split(",")
+    runs = {name: [] for name in [*contestants, "matmul"]}
+    for repeat in range(args.repeats):
+        for name in [*contestants, "matmul"]:
+            result = _subprocess(name, args.loops, args.steps_per_loop)
+            runs[name].append(result["median"])
+            print(f"repeat {repeat + 1}/{args.repeats} {name}: {result['median']:.4g}",
+                  flush=True)
+    peak = statistics.median(runs.pop("matmul"))
+    medians = {name: statistics.median(values) for name, values in runs.items()}
+    flops = step_flops()
+    faster_peer = max((m for n, m in medians.items() if n != "tfbert"), default=None)
+    report = {
+        "shape": SHAPE, "repeats": args.repeats, "loops": args.loops,
+        "steps_per_loop": args.steps_per_loop, "runs_examples_per_second": runs,
+        "median_examples_per_second": medians,
+        "ratio_to_tfbert": {n: medians["tfbert"] / m for n, m in medians.items()}
+        if "tfbert" in medians else {},
+        "tfbert_vs_faster_peer": medians["tfbert"] / faster_peer
+        if "tfbert" in medians and faster_peer else None,
+        "matmul_peak_flops": peak, "flops_per_step": flops,
+        "achieved_flops": {n: m / SHAPE["batch"] * flops for n, m in medians.items()},
+        "fraction_of_peak": {n: m / SHAPE["batch"] * flops / peak for n, m in medians.items()},
+        "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    temporary = OUT.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(report, indent=2))
+    temporary.replace(OUT)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""`PretrainingTask`: masked LM + next sentence prediction, as the original `run_pretraining.py`.
+
+Losses: the masked-LM loss `sum(w * nll) / (sum(w) + 1e-5)` over the masked
+positions weighted by `masked_lm_weights`, plus the mean next-sentence
+cross-entropy. Metrics (the original eval keys): `masked_lm_accuracy`,
+`masked_lm_loss`, `next_sentence_accuracy`, `next_sentence_loss`, `loss`.
+"""
+
+import tensorflow as tf
+
+from tfbert.configs.official import model_config
+from tfbert.data.pretraining_dataset import pretraining_dataset
+from tfbert.models.pretrainer import BertPretrainer
+from tfbert.networks.bert_encoder import BertEncoder
+from tfbert.tasks.base import Task
+from tfbert.training.checkpointing import restore_model
+
+
+def _nll(logits, labels):
+    """Per-item negative log-likelihood of float32 `logits` [..., classes] at int `labels` [...]."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+class PretrainingTask(Task):
+    """BERT pre-training on the TFRecords of `create_pretraining_data`.
+
+    Args:
+        config: a `tfbert.configs.experiment.TaskConfig`.
+        use_one_hot_embeddings: bool. One-hot word lookup (TPUs, as the original).
+        source: str. What `train_data.input_path` came from, named in errors.
+
+    Example:
+
+    >>> from tfbert.configs.experiment import TaskConfig
+    >>> task = PretrainingTask(TaskConfig(model="bert_tiny_uncased"))
+    >>> model = task.build_model()
+    >>> sorted(model.output)
+    ['mlm_logits', 'next_sentence_logits']
+    """
+
+    def __init__(self, config, use_one_hot_embeddings=False, source="input_path"):
+        super().__init__(config)
+        self.use_one_hot_embeddings = use_one_hot_embeddings
+        self.source = source
+
+    def bert_config(self):
+        return model_config(self.config.model).replace(**self.config.model_overrides)
+
+    def build_model(self):
+        # Shapes stay open in the model: the static shapes come from the data.
+        encoder = BertEncoder(self.bert_config(),
+                              use_one_hot_embeddings=self.use_one_hot_embeddings)
+        return BertPretrainer(encoder)
+
+    def build_inputs(self, data_config, input_context=None, is_training=True):
+        return pretraining_dataset(
+            data_config.input_path, data_config.max_seq_length,
+            data_config.max_predictions_per_seq, data_config.global_batch_size,
+            is_training=is_training, input_context=input_context, shuffle=data_config.shuffle,
+            shuffle_buffer_size=data_config.shuffle_buffer_size, seed=data_config.seed,
+            source=self.source)
+
+    def loss_denominators(self, features):
+        weights = features["masked_lm_weights"]
+        return {"masked_lm_loss": tf.reduce_sum(weights),
+                "next_sentence_loss": tf.cast(tf.shape(weights)[0], tf.float32)}
+
+    def loss_numerators(self, features, outputs):
+        mlm_nll = _nll(outputs["mlm_logits"], features["masked_lm_ids"])  # [batch, predictions]
+        nsp_nll = _nll(outputs["next_sentence_logits"], features["next_sentence_labels"])
+        return {"masked_lm_loss": tf.reduce_sum(mlm_nll * features["masked_lm_weights"]),
+                "next_sentence_loss": tf.reduce_sum(nsp_nll)}
+
+    def metric_sums(self, features, outputs):
+        weights = features["masked_lm_weights"]
+        mlm_correct = tf.cast(tf.equal(tf.argmax(outputs["mlm_logits"], -1, tf.int32),
+                                       features["masked_lm_ids"]), tf.float32)
+        nsp_correct = tf.cast(tf.equal(
+            tf.argmax(outputs["next_sentence_logits"], -1, tf.int32),
+            features["next_sentence_labels"]), tf.float32)
+        count = tf.cast(tf.size(nsp_correct), tf.float32)
+        return {"masked_lm_accuracy": (tf.reduce_sum(mlm_correct * weights),
+                                       tf.reduce_sum(weights)),
+                "next_sentence_accuracy": (tf.reduce_sum(nsp_correct), count)}
+
+    def initialize(self, model):
+        if self.config.init_checkpoint:
+            return restore_model(model, self.config.init_checkpoint)
+        return None
+
+    def eval_results(self, metrics, global_step):
+        results = {key: metrics[key] for key in (
+            "masked_lm_accuracy", "masked_lm_loss", "next_sentence_accuracy",
+            "next_sentence_loss", "loss")}
+        results["global_step"] = global_step
+        return results

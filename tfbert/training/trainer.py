@@ -1,0 +1,387 @@
+"""`Trainer`: the custom training loop that runs any `Task` on any strategy.
+
+One code path for every strategy: a `tf.function` runs `steps_per_loop`
+steps per host call (`tf.range` loop), each step a `strategy.run` of the
+per-replica step. Inside the step, the forward and backward passes are one
+XLA-compiled function (`jit_compile=True`, static shapes, int32 features); on
+one device the whole step, optimizer included, is one XLA program, as a TPU
+runs it. The step:
+
+1. sums each loss term's denominator over replicas (e.g. masked tokens), so
+   the loss of a global batch is the same on 1 device and on 8;
+2. runs `gradient_accumulation_steps` micro-batches and sums their gradients
+   (the same gradient as the whole batch, with less memory);
+3. sums gradients over replicas once, clips them by global norm (inside the
+   optimizer) and applies the optimizer.
+
+Checkpoints (`tfbert.training.checkpointing`) are saved every
+`checkpoint_interval` steps (loops end on those steps) and on SIGTERM; a run
+restarted in the same `model_dir` resumes from the latest one. (Under
+`MultiWorkerMirroredStrategy` a SIGTERM must reach every worker, as a cluster
+scheduler's preemption does; one worker stopping alone leaves the others
+waiting in the next collective.)
+"""
+
+import os
+import signal
+import threading
+import time
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from tfbert.training.checkpointing import checkpoint_manager, training_checkpoint
+from tfbert.training.optimizers import create_optimizer
+from tfbert.training.strategies import create_strategy, is_chief
+from tfbert.training.summaries import write_scalars
+
+_SUM = tf.distribute.ReduceOp.SUM
+LOSS_EPSILON = 1e-5  # as the original masked-LM loss: sum(w * nll) / (sum(w) + 1e-5)
+
+
+def _model_inputs(model, features):
+    """The features that are model inputs (labels and weights are not)."""
+    names = [tensor.name.split(":")[0] for tensor in model.inputs]
+    return {name: features[name] for name in names}
+
+
+def _split(features, parts):
+    """`parts` equal micro-batches of a dict of `[batch, ...]` tensors (static shapes)."""
+    if parts == 1:
+        return [features]
+    batch = next(iter(features.values())).shape[0]
+    size = batch // parts
+    return [{k: v[i * size:(i + 1) * size] for k, v in features.items()} for i in range(parts)]
+
+
+class Trainer:
+    """Trains and evaluates a `Task` under a `tf.distribute` strategy.
+
+    Args:
+        task: a `tfbert.tasks.Task`.
+        config: a `tfbert.configs.experiment.ExperimentConfig`.
+        model_dir: str. Checkpoints, summaries and `eval_results.txt` go here.
+        strategy: a `tf.distribute.Strategy`, or None to create the one
+            `config.runtime` names.
+
+    Example (with pre-training TFRecords in `data/`):
+
+        config = load_experiment(["pretrain_tiny"], "task.train_data.input_path=data/*.tfrecord,"
+                                 "task.validation_data.input_path=data/*.tfrecord")
+        trainer = Trainer(PretrainingTask(config.task), config, "/tmp/run")
+        history = trainer.train()  # [(step, {"loss": ..., "examples_per_second": ...}), ...]
+        results = trainer.evaluate()  # also written to /tmp/run/eval_results.txt
+    """
+
+    def __init__(self, task, config, model_dir, strategy=None):
+        self.task = task
+        self.config = config
+        self.model_dir = model_dir
+        runtime = config.runtime
+        self.strategy = strategy or create_strategy(
+            runtime.distribution_strategy, runtime.tpu, runtime.tpu_zone, runtime.gcp_project)
+        self.is_chief = is_chief(self.strategy)
+        self._stop = threading.Event()
+        self._check_batch_sizes()
+
+        if runtime.seed is not None:
+            keras.utils.set_random_seed(runtime.seed)
+        previous_policy = keras.config.dtype_policy()
+        if runtime.mixed_precision_dtype != "float32":
+            keras.config.set_dtype_policy(f"mixed_{runtime.mixed_precision_dtype}")
+        try:
+            with self.strategy.scope():
+                self.model = task.build_model()
+                self.optimizer = create_optimizer(config.trainer.optimizer,
+                                                  config.trainer.train_steps,
+                                                  runtime.mixed_precision_dtype)
+                self.optimizer.build(self.model.trainable_variables)
+                self.global_step = tf.Variable(
+                    0, dtype=tf.int64, trainable=False, name="global_step",
+                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+        self.checkpoint = training_checkpoint(self.model, self.optimizer)
+        self.checkpoint.global_step = self.global_step
+        self.manager = checkpoint_manager(self.checkpoint, model_dir,
+                                          config.trainer.max_to_keep, self.is_chief,
+                                          step_counter=self.global_step)
+        self._forward_backward = tf.function(self._forward_backward_fn, jit_compile=True)
+        # On one device the whole step, optimizer included, is one XLA program (as on a
+        # TPU); across devices the gradient all-reduce stays outside XLA.
+        self._train_step = (tf.function(self._replica_train_step, jit_compile=True)
+                            if self._single_device() else self._replica_train_step)
+        self._forward = tf.function(self._forward_fn, jit_compile=True)
+        self._train_loop = tf.function(self._train_loop_fn)
+        self._eval_loop = tf.function(self._eval_loop_fn)
+        self._train_iterator = None
+        self._writers = {}
+
+    # === Set-up ===
+
+    def _check_batch_sizes(self):
+        replicas = self.strategy.num_replicas_in_sync
+        accumulation = self.config.trainer.gradient_accumulation_steps
+        for part, flag in (("train_data", "train_batch_size"), ("validation_data",
+                                                                "eval_batch_size")):
+            batch = getattr(self.config.task, part).global_batch_size
+            if batch % replicas:
+                raise ValueError(
+                    f"--{flag} (task.{part}.global_batch_size) = {batch} is not divisible by "
+                    f"the {replicas} replicas of the {type(self.strategy).__name__}")
+        per_replica = self.config.task.train_data.global_batch_size // replicas
+        if per_replica % accumulation:
+            raise ValueError(
+                f"the per-replica batch {per_replica} is not divisible by "
+                f"trainer.gradient_accumulation_steps = {accumulation}")
+
+    def _single_device(self):
+        return isinstance(self.strategy, tf.distribute.OneDeviceStrategy) or (
+            self.strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy())
+
+    def restore_or_initialize(self):
+        """Resumes from the latest checkpoint in `model_dir`, else runs `task.initialize`.
+
+        Returns:
+            The checkpoint path restored, or None.
+        """
+        latest = tf.train.latest_checkpoint(self.model_dir)
+        if latest:
+            status = self.checkpoint.restore(latest)
+            status.assert_existing_objects_matched()
+            logging.info("resumed from %s at step %d", latest, int(self.global_step.numpy()))
+            return latest
+        restored = self.task.initialize(self.model)
+        if restored:
+            logging.info("initialised the %s from %s", restored,
+                         self.config.task.init_checkpoint)
+        return None
+
+    def request_stop(self, signum=None, frame=None):
+        """Asks the loop to save a checkpoint and return after the current host call."""
+        del frame
+        logging.warning("stop requested%s: saving a checkpoint after this loop",
+                        f" (signal {signum})" if signum else "")
+        self._stop.set()
+
+    def install_signal_handlers(self):
+        """SIGTERM (preemption) saves a checkpoint and ends training cleanly."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+
+    def _writer(self, name):
+        if name not in self._writers:
+            self._writers[name] = (tf.summary.create_file_writer(os.path.join(self.model_dir, name))
+                                   if self.is_chief else tf.summary.create_noop_writer())
+        return self._writers[name]
+
+    def _distributed_dataset(self, data_config, is_training):
+        return self.strategy.distribute_datasets_from_function(
+            lambda context: self.task.build_inputs(data_config, context, is_training))
+
+    # === The step ===
+
+    def _forward_backward_fn(self, features, scales):
+        """Per replica, XLA: `(gradients, loss numerators, metric sums)` of one micro-batch."""
+        with tf.GradientTape() as tape:
+            outputs = self.model(_model_inputs(self.model, features), training=True)
+            numerators = self.task.loss_numerators(features, outputs)
+            loss = tf.add_n([numerators[k] * scales[k] for k in sorted(numerators)])
+            scaled_loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, self.model.trainable_variables)
+        return gradients, numerators, self.task.metric_sums(features, outputs)
+
+    def _forward_fn(self, features):
+        outputs = self.model(_model_inputs(self.model, features), training=False)
+        return self.task.loss_numerators(features, outputs), self.task.metric_sums(
+            features, outputs)
+
+    def _loss_scales(self, features):
+        context = tf.distribute.get_replica_context()
+        denominators = context.all_reduce(_SUM, self.task.loss_denominators(features))
+        return {k: 1.0 / (d + LOSS_EPSILON) for k, d in denominators.items()}
+
+    def _replica_train_step(self, features):
+        scales = self._loss_scales(features)
+        gradients, numerators, metrics = None, {}, {}
+        for micro_batch in _split(features, self.config.trainer.gradient_accumulation_steps):
+            grads, nums, sums = self._forward_backward(micro_batch, scales)
+            gradients = grads if gradients is None else [a + b for a, b in zip(gradients, grads,
+                                                                                 strict=True)]
+            numerators = {k: numerators.get(k, 0.0) + v for k, v in nums.items()}
+            metrics = {k: (metrics.get(k, (0.0, 0.0))[0] + n, metrics.get(k, (0.0, 0.0))[1] + d)
+                       for k, (n, d) in sums.items()}
+        gradients = tf.distribute.get_replica_context().all_reduce(_SUM, gradients)
+        unscale = 1.0 / tf.cast(self.optimizer.scale_loss(1.0), tf.float32)
+        grad_norm = tf.linalg.global_norm(gradients) * unscale
+        self.optimizer.apply(gradients, self.model.trainable_variables)
+        return self._stats(numerators, scales, metrics), grad_norm
+
+    def _replica_eval_step(self, features):
+        scales = self._loss_scales(features)
+        numerators, metrics = self._forward(features)
+        return self._stats(numerators, scales, metrics)
+
+    @staticmethod
+    def _stats(numerators, scales, metrics):
+        """Per-replica shares: summed over replicas they are the global batch's values."""
+        stats = {k: numerators[k] * scales[k] for k in numerators}
+        stats["loss"] = tf.add_n(list(stats.values()))
+        for name, (numerator, denominator) in metrics.items():
+            stats[f"{name}/numerator"] = numerator
+            stats[f"{name}/denominator"] = denominator
+        return stats
+
+    def _reduce(self, per_replica):
+        return tf.nest.map_structure(lambda t: self.strategy.reduce(_SUM, t, axis=None),
+                                     per_replica)
+
+    def _train_loop_fn(self, iterator, num_steps):
+        """`num_steps` steps in one host call; returns summed stats and the last grad norm."""
+        stats, norm = self.strategy.run(self._train_step, args=(next(iterator),))
+        totals = self._reduce(stats)
+        grad_norm = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None)
+        for _ in tf.range(num_steps - 1):
+            stats, norm = self.strategy.run(self._train_step, args=(next(iterator),))
+            totals = tf.nest.map_structure(tf.add, totals, self._reduce(stats))
+            grad_norm = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None)
+        self.global_step.assign_add(tf.cast(num_steps, tf.int64))
+        return totals, grad_norm
+
+    def _eval_loop_fn(self, iterator, num_steps):
+        totals = self._reduce(self.strategy.run(self._replica_eval_step, args=(next(iterator),)))
+        for _ in tf.range(num_steps - 1):
+            stats = self._reduce(self.strategy.run(self._replica_eval_step,
+                                                   args=(next(iterator),)))
+            totals = tf.nest.map_structure(tf.add, totals, stats)
+        return totals
+
+    @staticmethod
+    def _summarize(totals, num_steps):
+        """Means over the steps of the losses; ratios of the metric sums."""
+        values = {}
+        for key, value in totals.items():
+            value = float(value)
+            if key.endswith("/denominator"):
+                continue
+            if key.endswith("/numerator"):
+                name = key[: -len("/numerator")]
+                values[name] = value / max(float(totals[f"{name}/denominator"]), 1e-12)
+            else:
+                values[key] = value / num_steps
+        return values
+
+    # === Public API ===
+
+    @property
+    def stopped(self):
+        """Whether a stop was requested (SIGTERM): training returned early."""
+        return self._stop.is_set()
+
+    @property
+    def step(self):
+        return int(self.global_step.numpy())
+
+    def learning_rate(self):
+        optimizer = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        return float(optimizer.learning_rate)
+
+    def train(self, callback=None):
+        """Trains to `trainer.train_steps`, resuming from the latest checkpoint.
+
+        Args:
+            callback: called as `callback(step, logs)` after each host loop.
+
+        Returns:
+            A list of `(step, logs)` per host loop: losses (mean over the
+            loop), accuracies, `learning_rate`, `grad_norm`, `examples_per_second`.
+        """
+        trainer = self.config.trainer
+        self.restore_or_initialize()
+        if self._train_iterator is None:
+            self._train_iterator = iter(self._distributed_dataset(
+                self.config.task.train_data, is_training=True))
+        batch = self.config.task.train_data.global_batch_size
+        history = []
+        writer = self._writer("train")
+        while self.step < trainer.train_steps and not self._stop.is_set():
+            step = self.step
+            num_steps = min(trainer.steps_per_loop, trainer.train_steps - step,
+                            trainer.checkpoint_interval - step % trainer.checkpoint_interval)
+            start = time.perf_counter()
+            totals, grad_norm = self._train_loop(self._train_iterator,
+                                                 tf.constant(num_steps, tf.int32))
+            logs = self._summarize(totals, num_steps)
+            elapsed = time.perf_counter() - start
+            logs.update(learning_rate=self.learning_rate(), grad_norm=float(grad_norm),
+                        examples_per_second=batch * num_steps / elapsed)
+            step = self.step
+            history.append((step, logs))
+            self._log("train", step, trainer.train_steps, logs)
+            write_scalars(writer, logs, step)
+            if callback:
+                callback(step, logs)
+            if step % trainer.checkpoint_interval == 0 or step == trainer.train_steps:
+                self.save()
+        if self._stop.is_set() and self.manager.latest_checkpoint != self._checkpoint_path():
+            self.save()
+        return history
+
+    def _checkpoint_path(self):
+        return os.path.join(self.manager.directory, f"ckpt-{self.step}")
+
+    def save(self):
+        """Saves a checkpoint of the current step (every worker must call it)."""
+        path = self.manager.save(checkpoint_number=self.global_step)
+        if not self.is_chief:
+            tf.io.gfile.rmtree(self.manager.directory)
+        else:
+            logging.info("saved checkpoint %s", path)
+        return path
+
+    def evaluate(self, steps=None, write_results=True):
+        """Evaluates the current weights on `validation_steps` batches of `validation_data`.
+
+        Writes `eval_results.txt` (the original keys, `key = value` lines) to
+        `model_dir` and TensorBoard summaries under `model_dir/eval`.
+        """
+        steps = steps or self.config.trainer.validation_steps
+        iterator = iter(self._distributed_dataset(self.config.task.validation_data,
+                                                  is_training=False))
+        totals = self._eval_loop(iterator, tf.constant(steps, tf.int32))
+        results = self.task.eval_results(self._summarize(totals, steps), self.step)
+        self._log("eval", self.step, self.config.trainer.train_steps, results)
+        if self.is_chief and write_results:
+            write_eval_results(os.path.join(self.model_dir, "eval_results.txt"), results)
+            write_scalars(self._writer("eval"), results, self.step)
+        return results
+
+    def continuous_evaluate(self):
+        """Evaluates each new checkpoint in `model_dir` until one reaches `train_steps`."""
+        results = None
+        for path in tf.train.checkpoints_iterator(
+                self.model_dir, timeout=self.config.trainer.continuous_eval_timeout):
+            self.checkpoint.restore(path).expect_partial()
+            results = self.evaluate()
+            if self.step >= self.config.trainer.train_steps:
+                break
+        return results
+
+    @staticmethod
+    def _log(mode, step, total, logs):
+        parts = [f"{k} {v:.4g}" for k, v in logs.items() if k != "global_step"]
+        logging.info("%s step %d/%d | %s", mode, step, total, " | ".join(parts))
+
+
+def write_text(path, text):
+    """Writes `text` to `path` (local or gs://) under a temporary name, then renames it."""
+    tf.io.gfile.makedirs(os.path.dirname(path) or ".")
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with tf.io.gfile.GFile(temporary, "w") as f:
+        f.write(text)
+    tf.io.gfile.rename(temporary, path, overwrite=True)
+
+
+def write_eval_results(path, results):
+    """`key = value` lines, sorted by key, as the original `eval_results.txt`."""
+    write_text(path, "".join(f"{key} = {results[key]}\n" for key in sorted(results)))
