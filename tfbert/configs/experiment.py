@@ -203,6 +203,9 @@ def _merge(config, values, where):
             changes[key] = _merge(current, value or {}, f"{where}.{key}")
         elif isinstance(current, dict):
             changes[key] = {**current, **(value or {})}
+        elif isinstance(value, dict):
+            raise ValueError(f"{where}.{key} is the value {current!r}, not a section with "
+                             f"key(s) {', '.join(map(str, value))}")
         else:
             changes[key] = value
     return dataclasses.replace(config, **changes)

@@ -14,12 +14,20 @@ from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
-def predict_log(signature_name, inputs, model_name="model"):
-    """One `PredictionLog` holding a `PredictRequest` for `signature_name`."""
-    request = predict_pb2.PredictRequest(
-        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name))
+def predict_request(signature_name, inputs, model_name="model", version=None):
+    """A `PredictRequest` for `signature_name` with `{input: array}`."""
+    spec = model_pb2.ModelSpec(name=model_name, signature_name=signature_name)
+    if version is not None:
+        spec.version.value = int(version)
+    request = predict_pb2.PredictRequest(model_spec=spec)
     for key, value in inputs.items():
         request.inputs[key].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
+    return request
+
+
+def predict_log(signature_name, inputs, model_name="model"):
+    """One `PredictionLog` holding a `PredictRequest` for `signature_name`."""
+    request = predict_request(signature_name, inputs, model_name)
     return prediction_log_pb2.PredictionLog(
         predict_log=prediction_log_pb2.PredictLog(request=request))
 

@@ -1,0 +1,189 @@
+"""End-to-end serving speed: raw text -> class probabilities, on real SST-2 dev sentences.
+
+Contestants, the same model size (all-MiniLM-L6-v2: 6 layers, hidden 384,
+12 heads, the uncased vocab, a 2-class head), float32 on CPU, texts
+truncated at 128 pieces:
+- **tfbert_export**: the `tfbert_export` SavedModel (`classification`),
+  tokenizing in the graph, called through `serving_default` after
+  `tf.saved_model.load` (the graph the model server runs).
+- **hf_torch**: HuggingFace `tokenizers` (`BertTokenizerFast`) + PyTorch
+  `BertForSequenceClassification`, padding to the batch's longest text, under
+  `torch.inference_mode()`, softmax on the logits.
+- **keras_hub**: `keras_hub.models.BertTextClassifierPreprocessor` +
+  `BertTextClassifier` (random weights of the same shape), both in one
+  `tf.function`, softmax on the logits.
+
+Measures: latency at batch 1 (p50, p99 over the first `--latency_texts`
+sentences, one call each) and throughput at batch 32 (all 872 sentences).
+Each measurement is a fresh subprocess; contestants alternate within each
+repetition; medians over repetitions; ratios against the faster peer.
+
+    python benchmarks/bench_serving.py --repeats=3
+"""
+
+import argparse
+import csv
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+OUT = REPO / "benchmarks" / "out" / "serving.json"
+SST2_DEV = REPO.parent / "shared" / "data" / "glue" / "SST-2" / "dev.tsv"
+CONTESTANTS = ("tfbert_export", "hf_torch", "keras_hub")
+SEQ_LENGTH = 128
+
+
+def sentences():
+    with open(os.environ.get("SST2_DEV", SST2_DEV), encoding="utf-8") as f:
+        return [row[0] for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)][1:]
+
+
+def minilm_dir():
+    """The installed all-MiniLM-L6-v2 (passed to workers: hf_torch must not import tfbert,
+    which imports TensorFlow)."""
+    if os.environ.get("MINILM_DIR"):
+        return os.environ["MINILM_DIR"]
+    from tfbert.checkpoints import installed_minilm_dir
+
+    return installed_minilm_dir()
+
+
+def make_export(directory):
+    """The tfbert_export classification SavedModel of MiniLM + a 2-class head."""
+    import tfbert
+    from tfbert.checkpoints import bert_encoder_from_huggingface
+    from tfbert.cli.export import export_model
+
+    encoder = bert_encoder_from_huggingface(minilm_dir())
+    model = tfbert.BertClassifier(encoder, num_classes=2)
+    [path] = export_model("classification", model, os.path.join(minilm_dir(), "vocab.txt"),
+                          directory, seq_length=SEQ_LENGTH, label_names=["neg", "pos"],
+                          version=1)
+    return f"{path}\t{minilm_dir()}"
+
+
+def predictor(contestant, export_path):
+    """A function `list[str] -> probabilities [batch, 2]` (numpy)."""
+    if contestant == "tfbert_export":
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401  (registers the TF Text ops, as the server has them)
+
+        serve = tf.saved_model.load(export_path).signatures["serving_default"]
+        return lambda texts: serve(text=tf.constant(texts))["probabilities"].numpy()
+    if contestant == "hf_torch":
+        import torch
+        from transformers import BertForSequenceClassification, BertTokenizerFast
+
+        tokenizer = BertTokenizerFast.from_pretrained(minilm_dir())
+        model = BertForSequenceClassification.from_pretrained(minilm_dir(), num_labels=2).eval()
+
+        def run(texts):
+            with torch.inference_mode():
+                batch = tokenizer(texts, padding=True, truncation=True, max_length=SEQ_LENGTH,
+                                  return_tensors="pt")
+                return torch.softmax(model(**batch).logits, -1).numpy()
+        return run
+    if contestant == "keras_hub":
+        import keras_hub
+        import tensorflow as tf
+
+        tokenizer = keras_hub.models.BertTokenizer(
+            vocabulary=os.path.join(minilm_dir(), "vocab.txt"), lowercase=True)
+        preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
+            tokenizer, sequence_length=SEQ_LENGTH)
+        backbone = keras_hub.models.BertBackbone(
+            vocabulary_size=tokenizer.vocabulary_size(), num_layers=6, num_heads=12,
+            hidden_dim=384, intermediate_dim=1536, max_sequence_length=512)
+        classifier = keras_hub.models.BertTextClassifier(backbone, num_classes=2,
+                                                         preprocessor=None)
+
+        @tf.function
+        def run(texts):
+            return tf.nn.softmax(classifier(preprocessor(texts), training=False))
+        return lambda texts: run(tf.constant(texts)).numpy()
+    raise ValueError(contestant)
+
+
+def measure(contestant, export_path, latency_texts):
+    texts = sentences()
+    predict = predictor(contestant, export_path)
+    for text in texts[:10]:                       # warm-up: traces, allocations
+        predict([text])
+    predict(texts[:32])
+    latencies = []
+    for text in texts[:latency_texts]:
+        start = time.perf_counter()
+        predict([text])
+        latencies.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    for begin in range(0, len(texts), 32):
+        predict(texts[begin:begin + 32])
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {"p50_ms": 1000 * statistics.median(latencies),
+            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+            "texts_per_s_batch32": len(texts) / elapsed, "texts": len(texts)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--latency_texts", type=int, default=200)
+    parser.add_argument("--contestants", default=",".join(CONTESTANTS))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--export_path", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(measure(args.worker, args.export_path, args.latency_texts)))
+        return
+    contestants = args.contestants.split(",")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    with tempfile.TemporaryDirectory() as tmp:
+        # Exported once, in a subprocess (TensorFlow and the HF model code must not
+        # share a process).
+        made = subprocess.run(
+            [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]);"
+             "import bench_serving as b; print(b.make_export(sys.argv[2]))",
+             str(REPO / "benchmarks"), tmp], capture_output=True, text=True, check=True,
+            env=env).stdout.strip().splitlines()[-1]
+        export_path, env["MINILM_DIR"] = made.split("\t")
+        runs = {c: [] for c in contestants}
+        for repeat in range(args.repeats):
+            for contestant in contestants:
+                result = subprocess.run(
+                    [sys.executable, __file__, f"--worker={contestant}",
+                     f"--export_path={export_path}", f"--latency_texts={args.latency_texts}"],
+                    capture_output=True, text=True, env=env)
+                if result.returncode:
+                    raise RuntimeError(f"{contestant}: {result.stderr[-3000:]}")
+                runs[contestant].append(json.loads(result.stdout.strip().splitlines()[-1]))
+                print(f"repeat {repeat + 1}/{args.repeats} {contestant}: {runs[contestant][-1]}",
+                      flush=True)
+    summary = {c: {key: statistics.median(r[key] for r in runs[c])
+                   for key in ("p50_ms", "p99_ms", "texts_per_s_batch32")} for c in contestants}
+    peers = [c for c in contestants if c != "tfbert_export"]
+    if "tfbert_export" in summary and peers:
+        ours = summary["tfbert_export"]
+        best = max(peers, key=lambda c: summary[c]["texts_per_s_batch32"])
+        fastest_latency = min(peers, key=lambda c: summary[c]["p50_ms"])
+        summary["ratios"] = {
+            "throughput_vs_faster_peer": ours["texts_per_s_batch32"]
+            / summary[best]["texts_per_s_batch32"], "faster_peer": best,
+            "p50_speedup_vs_best_peer": summary[fastest_latency]["p50_ms"] / ours["p50_ms"],
+            "best_latency_peer": fastest_latency}
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    report = {"runs": runs, "median": summary, "repeats": args.repeats,
+              "latency_texts": args.latency_texts, "seq_length": SEQ_LENGTH,
+              "cpu_count": os.cpu_count(), "command": " ".join(sys.argv)}
+    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

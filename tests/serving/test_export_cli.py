@@ -1,0 +1,55 @@
+"""`tfbert_export` end to end: a tfbert checkpoint in, a versioned SavedModel out."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfbert
+from tests.helpers import randomize, tiny_config
+from tests.serving.conftest import VOCAB, text_array
+from tfbert.serving import NativeSavedModel, unsupported_ops
+from tfbert.training.checkpointing import training_checkpoint
+
+
+def _export(*flags):
+    return subprocess.run([sys.executable, "-m", "tfbert.cli.export", *flags],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+@pytest.mark.slow
+def test_export_cli_from_a_checkpoint(tmp_path, vocab_file):
+    config = tiny_config(vocab_size=len(VOCAB))
+    config.to_json_file(tmp_path / "bert_config.json")
+    model = randomize(tfbert.BertClassifier(tfbert.BertEncoder(config), 2), seed=3)
+    prefix = training_checkpoint(model).write(str(tmp_path / "run" / "ckpt-1"))
+    flags = [f"--checkpoint={prefix}", f"--model={tmp_path / 'bert_config.json'}",
+             f"--vocab_file={vocab_file}", "--task=classification", "--seq_length=16",
+             "--label_names=negative,positive", f"--export_dir={tmp_path / 'models' / 'sst2'}",
+             "--version=7"]
+    result = _export(*flags)
+    assert result.returncode == 0, result.stderr[-3000:]
+    path = tmp_path / "models" / "sst2" / "7"
+    assert f"exported {path}" in result.stdout
+    assert unsupported_ops(path) == []
+    texts = ["the film was a delight", "boring"]
+    out = NativeSavedModel(path).run("serving_default", {"text": text_array(*texts)})
+    preprocessor = tfbert.text.BertPreprocessor(vocab_file, seq_length=16)
+    expected = np.asarray(model(preprocessor(tf.constant(texts)))["logits"])
+    np.testing.assert_allclose(out["logits"], expected, atol=1e-5)
+    assert set(out["label"]) <= {b"negative", b"positive"}
+
+    again = _export(*flags)  # the same version again: refused, nothing touched
+    assert again.returncode != 0 and "never overwritten" in again.stderr
+    assert sorted(os.listdir(tmp_path / "models" / "sst2")) == ["7"]
+
+    # An encoder-only checkpoint cannot become a classifier export.
+    encoder_only = tf.train.Checkpoint(encoder=model.encoder).write(str(tmp_path / "enc"))
+    wrong = _export(*[f for f in flags if not f.startswith(("--checkpoint", "--version"))],
+                    f"--checkpoint={encoder_only}", "--version=8")
+    assert wrong.returncode != 0 and "has no BertClassifier head" in wrong.stderr
+    assert not (tmp_path / "models" / "sst2" / "8").exists()

@@ -1,0 +1,171 @@
+"""Writes text-in SavedModels for TensorFlow Serving: `<export_base>/<version>/`.
+
+An export is a list of `Endpoint`s (one SignatureDef each), built by the
+signature families (`classification`, `question_answering`, `tagging`,
+`embeddings`, `hub`), written with `keras.export.ExportArchive` (which tracks
+the Keras 3 variables, so the model server's session loader finds them), with:
+
+- the vocab as a SavedModel asset (`assets/vocab.txt`);
+- `assets.extra/tf_serving_warmup_requests`, one request per signature;
+- the method names TF Serving's Classify/Regress APIs need on `serve_examples`;
+- versioning: written under a temporary name and renamed when complete,
+  never over an existing version (`versions.versioned_export`).
+"""
+
+import dataclasses
+import os
+
+import keras
+import tensorflow as tf
+
+from tfbert.serving.op_check import read_saved_model
+from tfbert.serving.versions import versioned_export
+from tfbert.serving.warmup import write_warmup_requests
+
+PREDICT = "tensorflow/serving/predict"
+CLASSIFY = "tensorflow/serving/classify"
+REGRESS = "tensorflow/serving/regress"
+
+WARMUP_TEXTS = ("The film was a delight from start to finish.", "", "dull")
+
+
+@dataclasses.dataclass
+class Endpoint:
+    """One signature of an export.
+
+    Args:
+        name: signature key (`serving_default`, `serve_examples`, ...).
+        fn: a function of string/int Tensors returning a flat dict of Tensors.
+        input_signature: `tf.TensorSpec`s, one per argument of `fn`, named
+            as the signature's inputs.
+        warmup: `{input name: numpy array}`: the warmup request, or None.
+        method_name: the SignatureDef's method (predict, classify, regress).
+
+    Example:
+
+    >>> endpoint = Endpoint("serving_default",
+    ...                     lambda text: {"length": tf.strings.length(text)},
+    ...                     string_specs("text"))
+    >>> endpoint.fn(tf.constant(["abc", ""]))["length"].numpy()
+    array([3, 0], dtype=int32)
+    """
+
+    name: str
+    fn: object
+    input_signature: list
+    warmup: dict | None = None
+    method_name: str = PREDICT
+
+
+def pack_to_longest(preprocessor, segments):
+    """Packs string segments like `preprocessor(segments)`, but only as long as the
+    batch needs: `min(seq_length, longest packed row)`. Truncation is unchanged;
+    a batch of short texts does not pay for `seq_length` positions.
+
+    Args:
+        preprocessor: `tfbert.text.BertPreprocessor`.
+        segments: list of string Tensors `[batch]` (one per segment).
+
+    Returns:
+        The packed int32 inputs, `[batch, length]`.
+    """
+    tokenizer = preprocessor.tokenizer
+    ids = [tokenizer.tokenize(segment) for segment in segments]
+    total = tf.add_n([tf.cast(x.row_lengths(), tf.int32) for x in ids]) + len(ids) + 1
+    length = tf.minimum(preprocessor.seq_length,
+                        tf.reduce_max(tf.concat([total, [len(ids) + 1]], 0)))
+    return preprocessor.bert_pack_inputs(ids, seq_length=length)
+
+
+def string_specs(*names):
+    """`tf.TensorSpec([None], tf.string, name=...)` for each input name."""
+    return [tf.TensorSpec([None], tf.string, name=name) for name in names]
+
+
+def token_id_specs():
+    """Int32 `[batch, seq]` specs of the encoder inputs, for `serve_token_ids`."""
+    return [tf.TensorSpec([None, None], tf.int32, name=name)
+            for name in ("input_word_ids", "input_mask", "input_type_ids")]
+
+
+def token_ids_warmup(preprocessor, *texts):
+    """The packed ids of `texts` as numpy arrays (warmup for `serve_token_ids`)."""
+    packed = preprocessor(tf.constant(list(texts) or list(WARMUP_TEXTS)))
+    return {key: value.numpy() for key, value in packed.items()}
+
+
+def text_example(**features):
+    """A serialized `tf.Example` with one bytes feature per keyword."""
+    feature = {key: tf.train.Feature(bytes_list=tf.train.BytesList(
+        value=[value.encode("utf-8") if isinstance(value, str) else value]))
+        for key, value in features.items()}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def _set_method_names(export_dir, endpoints):
+    """Rewrites `saved_model.pb` with each endpoint's method name (ExportArchive
+    writes every signature as `predict`; Classify/Regress need their own)."""
+    changes = {e.name: e.method_name for e in endpoints if e.method_name != PREDICT}
+    if not changes:
+        return
+    saved_model = read_saved_model(export_dir)
+    for meta_graph in saved_model.meta_graphs:
+        for name, method in changes.items():
+            meta_graph.signature_def[name].method_name = method
+    path = os.path.join(export_dir, "saved_model.pb")
+    with open(path + ".tmp", "wb") as f:
+        f.write(saved_model.SerializeToString())
+    os.replace(path + ".tmp", path)
+    # fingerprint.pb holds a checksum of saved_model.pb: write it again.
+    from tensorflow.python.saved_model import fingerprinting_utils
+
+    fingerprinting_utils.write_fingerprint(str(export_dir))
+
+
+def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None):
+    """Writes one SavedModel at `path` (no versioning; see `export`).
+
+    Args:
+        path: directory to write.
+        endpoints: `Endpoint`s; the first is also `serving_default` if none is.
+        track: Keras layers/models (and other trackables) the endpoints use.
+        vocab_file: copied into the SavedModel as an asset.
+        functions: `{attribute: tf.function}` saved on the root object but not
+            as signatures (the TF Hub `tokenize`, `bert_pack_inputs`, `__call__`).
+    """
+    archive = keras.export.ExportArchive()
+    for item in track:
+        archive.track(item)
+    for endpoint in endpoints:
+        archive.add_endpoint(endpoint.name, endpoint.fn,
+                             input_signature=list(endpoint.input_signature))
+    # ExportArchive has no public hook for other objects; its root trackable
+    # is what `tf.saved_model.load` returns.
+    root = archive._tf_trackable
+    if vocab_file:
+        root.vocab_file = tf.saved_model.Asset(str(vocab_file))  # -> assets/<name>
+    for attribute, function in (functions or {}).items():
+        setattr(root, attribute, function)
+    archive.write_out(str(path), verbose=False)
+    _set_method_names(path, endpoints)
+    requests = [(e.name, e.warmup) for e in endpoints if e.warmup is not None]
+    if requests:
+        write_warmup_requests(path, requests)
+    return str(path)
+
+
+def export(export_base, endpoints, track=(), vocab_file=None, version=None, functions=None):
+    """Writes `<export_base>/<version>/` (version: `version` or the Unix time).
+
+    Returns:
+        The final directory.
+
+    Example:
+
+        from tfbert.serving import classification
+        endpoints = classification.endpoints(model, preprocessor, ["neg", "pos"])
+        export("models/sst2", endpoints, track=[model, preprocessor], vocab_file=vocab)
+    """
+    with versioned_export(export_base, version) as pending:
+        write_endpoints(pending.partial, endpoints, track, vocab_file, functions)
+    return pending.final
