@@ -29,3 +29,26 @@ def shared_data() -> pathlib.Path:
 def uncased_vocab(shared_data) -> pathlib.Path:
     """The original bert-base-uncased vocab (30,522 lines)."""
     return shared_data / "vocab" / "bert-base-uncased-vocab.txt"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_keras_state():
+    """Frees what a test module's models and traced functions hold, so that the
+    whole suite fits in a CI machine's memory."""
+    yield
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def pytest_runtest_teardown(item):
+    """With TFBERT_MEMLOG=path, appends each test's resident memory (MB) to that file."""
+    path = os.environ.get("TFBERT_MEMLOG")
+    if path:
+        with open("/proc/self/status") as status:
+            rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+        with open(path, "a") as log:
+            log.write(f"{rss // 1024}\t{item.nodeid}\n")

