@@ -4,7 +4,7 @@
 #   bash benchmarks/finetune_runs.sh [sst2|mrpc|conll2003|squad ...]   (default: all four)
 # (`python -m tfbert.cli.finetune` is `tfbert_finetune`.) Each run writes its checkpoints, params.yaml, eval_results.txt and predictions
 # to benchmarks/out/finetune/<name>/ and its log to benchmarks/out/finetune/<name>.log;
-# the wall time is at the end of the log. Results: benchmarks/RESULTS_finetuning_runs.md.
+# the wall time is at the end of the log. Results: benchmarks/RESULTS.md.
 # The machine these ran on has 2 shared CPU cores, hence `nice` and the CPU-sized
 # configs (official_configs/experiments/minilm_*.yaml: sequence lengths cut to the
 # data, a fixed number of SST-2 steps instead of 3 epochs of 67k sentences).
