@@ -14,8 +14,7 @@ import pytest
 import tensorflow as tf
 
 from tests.serving.conftest import text_array
-from tfbert.cli.serving_client import request_inputs
-from tfbert.serving.client import ServingClient
+from tfbert.serving.client import ServingClient, request_inputs
 
 
 class _PredictionService:

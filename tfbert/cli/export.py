@@ -32,29 +32,34 @@ from tfbert.text import BertPreprocessor
 
 TASKS = ("classification", "regression", "squad", "squad_v2", "tagging", "embeddings", "hub")
 
-flags.DEFINE_enum("task", None, TASKS, "What the model does (which signatures to write).")
-flags.DEFINE_string("model_dir", None, "Training directory; its latest checkpoint is exported.")
-flags.DEFINE_string("checkpoint", None, "A tfbert or TF1 checkpoint, a .keras file, or a "
-                    "HuggingFace BERT directory (instead of --model_dir).")
-flags.DEFINE_string("model", None, "Official model name or bert_config .json/.yaml "
-                    "(default: the HuggingFace directory's config.json).")
-flags.DEFINE_string("vocab_file", None, "The WordPiece vocab (default: the HuggingFace "
-                    "directory's vocab.txt).")
-flags.DEFINE_bool("lower_case", True, "Uncased model.")
-flags.DEFINE_integer("seq_length", 128, "Longest packed input, [CLS] and [SEP] included "
-                     "(SQuAD: the window, usually 384).")
-flags.DEFINE_list("label_names", [], "Class (or tag) names in id order.")
-flags.DEFINE_integer("num_classes", None, "Classes when --label_names is not given.")
-flags.DEFINE_bool("pair", False, "Classification of text pairs: inputs text_a, text_b.")
-flags.DEFINE_integer("max_query_length", 64, "SQuAD: question pieces kept.")
-flags.DEFINE_integer("max_answer_length", 30, "SQuAD: longest answer, in pieces.")
-flags.DEFINE_integer("n_best_size", 20, "SQuAD: start/end candidates tried.")
-flags.DEFINE_float("null_score_diff_threshold", 0.0, "SQuAD v2: no-answer threshold.")
-flags.DEFINE_bool("normalize", False, "Embeddings: L2-normalise the mean-pooled embedding.")
-flags.DEFINE_string("export_dir", None, "Base directory: writes <export_dir>/<version>/.")
-flags.DEFINE_integer("version", None, "TF Serving version number (default: Unix time).")
-flags.mark_flags_as_required(["task", "export_dir"])
 FLAGS = flags.FLAGS
+
+
+def _define_flags():
+    """Defines the flags; called by `run()` only, so that importing this module
+    (e.g. for its functions) registers nothing and never clashes with another CLI."""
+    flags.DEFINE_enum("task", None, TASKS, "What the model does (which signatures to write).")
+    flags.DEFINE_string("model_dir", None, "Training directory; its latest checkpoint is exported.")
+    flags.DEFINE_string("checkpoint", None, "A tfbert or TF1 checkpoint, a .keras file, or a "
+                        "HuggingFace BERT directory (instead of --model_dir).")
+    flags.DEFINE_string("model", None, "Official model name or bert_config .json/.yaml "
+                        "(default: the HuggingFace directory's config.json).")
+    flags.DEFINE_string("vocab_file", None, "The WordPiece vocab (default: the HuggingFace "
+                        "directory's vocab.txt).")
+    flags.DEFINE_bool("lower_case", True, "Uncased model.")
+    flags.DEFINE_integer("seq_length", 128, "Longest packed input, [CLS] and [SEP] included "
+                         "(SQuAD: the window, usually 384).")
+    flags.DEFINE_list("label_names", [], "Class (or tag) names in id order.")
+    flags.DEFINE_integer("num_classes", None, "Classes when --label_names is not given.")
+    flags.DEFINE_bool("pair", False, "Classification of text pairs: inputs text_a, text_b.")
+    flags.DEFINE_integer("max_query_length", 64, "SQuAD: question pieces kept.")
+    flags.DEFINE_integer("max_answer_length", 30, "SQuAD: longest answer, in pieces.")
+    flags.DEFINE_integer("n_best_size", 20, "SQuAD: start/end candidates tried.")
+    flags.DEFINE_float("null_score_diff_threshold", 0.0, "SQuAD v2: no-answer threshold.")
+    flags.DEFINE_bool("normalize", False, "Embeddings: L2-normalise the mean-pooled embedding.")
+    flags.DEFINE_string("export_dir", None, "Base directory: writes <export_dir>/<version>/.")
+    flags.DEFINE_integer("version", None, "TF Serving version number (default: Unix time).")
+    flags.mark_flags_as_required(["task", "export_dir"])
 
 
 def export_model(task, model, vocab_file, export_dir, lower_case=True, seq_length=128,
@@ -125,6 +130,7 @@ def main(argv):
 
 
 def run():
+    _define_flags()
     app.run(main)
 
 

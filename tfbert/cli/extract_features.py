@@ -26,18 +26,24 @@ from absl import app, flags, logging
 from tfbert.cli.model_loading import is_huggingface, load_model
 from tfbert.text import BertPreprocessor
 
-flags.DEFINE_string("input_file", None, "One text per line; `a ||| b` for a pair.")
-flags.DEFINE_string("output_file", None, "JSON lines to write.")
-flags.DEFINE_string("checkpoint", None, "tfbert/TF1 checkpoint, .keras file or HuggingFace dir.")
-flags.DEFINE_string("model", None, "Official model name or bert_config file (default: the "
-                    "HuggingFace directory's config.json).")
-flags.DEFINE_string("vocab_file", None, "The vocab (default: the HuggingFace vocab.txt).")
-flags.DEFINE_bool("lower_case", True, "Uncased model (the original --do_lower_case).")
-flags.DEFINE_list("layers", ["-1", "-2", "-3", "-4"], "Layers to output; -1 is the last.")
-flags.DEFINE_integer("max_seq_length", 128, "Pieces per input; longer inputs are truncated.")
-flags.DEFINE_integer("batch_size", 32, "Texts per batch.")
-flags.mark_flags_as_required(["input_file", "output_file", "checkpoint"])
 FLAGS = flags.FLAGS
+
+
+def _define_flags():
+    """Defines the flags; called by `run()` only, so that importing this module
+    (e.g. for its functions) registers nothing and never clashes with another CLI."""
+    flags.DEFINE_string("input_file", None, "One text per line; `a ||| b` for a pair.")
+    flags.DEFINE_string("output_file", None, "JSON lines to write.")
+    flags.DEFINE_string("checkpoint", None,
+                        "tfbert/TF1 checkpoint, .keras file or HuggingFace dir.")
+    flags.DEFINE_string("model", None, "Official model name or bert_config file (default: the "
+                        "HuggingFace directory's config.json).")
+    flags.DEFINE_string("vocab_file", None, "The vocab (default: the HuggingFace vocab.txt).")
+    flags.DEFINE_bool("lower_case", True, "Uncased model (the original --do_lower_case).")
+    flags.DEFINE_list("layers", ["-1", "-2", "-3", "-4"], "Layers to output; -1 is the last.")
+    flags.DEFINE_integer("max_seq_length", 128, "Pieces per input; longer inputs are truncated.")
+    flags.DEFINE_integer("batch_size", 32, "Texts per batch.")
+    flags.mark_flags_as_required(["input_file", "output_file", "checkpoint"])
 
 
 def read_inputs(path):
@@ -120,6 +126,7 @@ def main(argv):
 
 
 def run():
+    _define_flags()
     app.run(main)
 
 

@@ -12,37 +12,27 @@ import json
 import numpy as np
 from absl import app, flags
 
-from tfbert.serving.client import ServingClient
+from tfbert.serving.client import ServingClient, request_inputs
 
-flags.DEFINE_string("host", "localhost", "Host of tensorflow_model_server.")
-flags.DEFINE_string("model_name", "model", "Model name on the server.")
-flags.DEFINE_integer("grpc_port", 8500, "The server's --port.")
-flags.DEFINE_integer("rest_port", 8501, "The server's --rest_api_port.")
-flags.DEFINE_integer("version", None, "Model version (default: the latest).")
-flags.DEFINE_enum("protocol", "grpc", ["grpc", "rest"], "gRPC PredictionService or REST.")
-flags.DEFINE_string("signature", "serving_default", "Signature to call.")
-flags.DEFINE_multi_string("text", [], "A text (repeat for a batch): input `text`.")
-flags.DEFINE_multi_string("text_b", [], "Second texts of pairs (inputs text_a, text_b).")
-flags.DEFINE_multi_string("question", [], "Questions (input `question`, with --context).")
-flags.DEFINE_multi_string("context", [], "Contexts, one per --question.")
-flags.DEFINE_string("input_file", None, "One text per line, instead of --text.")
-flags.DEFINE_float("timeout", 10.0, "Seconds per request.")
 FLAGS = flags.FLAGS
 
 
-def request_inputs(texts, texts_b=(), questions=(), contexts=()):
-    """The signature inputs for the given flags; raises ValueError on a mismatch."""
-    if questions or contexts:
-        if len(questions) != len(contexts):
-            raise ValueError(f"{len(questions)} --question for {len(contexts)} --context")
-        return {"question": list(questions), "context": list(contexts)}
-    if not texts:
-        raise ValueError("give --text, --input_file, or --question with --context")
-    if texts_b:
-        if len(texts_b) != len(texts):
-            raise ValueError(f"{len(texts)} texts for {len(texts_b)} --text_b")
-        return {"text_a": list(texts), "text_b": list(texts_b)}
-    return {"text": list(texts)}
+def _define_flags():
+    """Defines the flags; called by `run()` only, so that importing this module
+    (e.g. for its functions) registers nothing and never clashes with another CLI."""
+    flags.DEFINE_string("host", "localhost", "Host of tensorflow_model_server.")
+    flags.DEFINE_string("model_name", "model", "Model name on the server.")
+    flags.DEFINE_integer("grpc_port", 8500, "The server's --port.")
+    flags.DEFINE_integer("rest_port", 8501, "The server's --rest_api_port.")
+    flags.DEFINE_integer("version", None, "Model version (default: the latest).")
+    flags.DEFINE_enum("protocol", "grpc", ["grpc", "rest"], "gRPC PredictionService or REST.")
+    flags.DEFINE_string("signature", "serving_default", "Signature to call.")
+    flags.DEFINE_multi_string("text", [], "A text (repeat for a batch): input `text`.")
+    flags.DEFINE_multi_string("text_b", [], "Second texts of pairs (inputs text_a, text_b).")
+    flags.DEFINE_multi_string("question", [], "Questions (input `question`, with --context).")
+    flags.DEFINE_multi_string("context", [], "Contexts, one per --question.")
+    flags.DEFINE_string("input_file", None, "One text per line, instead of --text.")
+    flags.DEFINE_float("timeout", 10.0, "Seconds per request.")
 
 
 def _plain(value):
@@ -76,6 +66,7 @@ def main(argv):
 
 
 def run():
+    _define_flags()
     app.run(main)
 
 

@@ -107,3 +107,18 @@ class ServingClient:
         if not isinstance(outputs, dict):
             return {"outputs": np.array(outputs)}
         return {key: np.array(value) for key, value in outputs.items()}
+
+
+def request_inputs(texts, texts_b=(), questions=(), contexts=()):
+    """The signature inputs for the given flags; raises ValueError on a mismatch."""
+    if questions or contexts:
+        if len(questions) != len(contexts):
+            raise ValueError(f"{len(questions)} --question for {len(contexts)} --context")
+        return {"question": list(questions), "context": list(contexts)}
+    if not texts:
+        raise ValueError("give --text, --input_file, or --question with --context")
+    if texts_b:
+        if len(texts_b) != len(texts):
+            raise ValueError(f"{len(texts)} texts for {len(texts_b)} --text_b")
+        return {"text_a": list(texts), "text_b": list(texts_b)}
+    return {"text": list(texts)}
