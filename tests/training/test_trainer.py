@@ -1,5 +1,9 @@
 """The training loop in one process: XLA, accumulation, checkpoints, eval output, summaries."""
 
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,6 +18,7 @@ from tfbert.training.checkpointing import restore_encoder
 from tfbert.training.summaries import read_scalars
 from tfbert.training.trainer import Trainer
 
+REPO = pathlib.Path(__file__).resolve().parents[2]
 NO_DROPOUT = {**TINY, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 
 
@@ -157,3 +162,15 @@ def test_bad_input_fails_before_any_step(records, tmp_path):
     with pytest.raises(ValueError, match="per-replica batch 8 is not divisible by "
                                          "trainer.gradient_accumulation_steps = 3"):
         _trainer(records, tmp_path, **{"trainer.gradient_accumulation_steps": 3})
+
+
+@pytest.mark.slow
+def test_train_step_compiles_once(uncased_vocab, tmp_path):
+    """Weights, optimizer slots and dropout seeds change every step; none of them may be
+    compiled into the XLA program as a constant (TF 2.21 does that to the variables of a
+    compiled function nested in another, then recompiles every step)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.training.compile_count_worker", str(uncased_vocab),
+         str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "train step compilations: 1\n" in result.stdout, result.stdout

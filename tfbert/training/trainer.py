@@ -107,11 +107,17 @@ class Trainer:
         self.manager = checkpoint_manager(self.checkpoint, model_dir,
                                           config.trainer.max_to_keep, self.is_chief,
                                           step_counter=self.global_step)
-        self._forward_backward = tf.function(self._forward_backward_fn, jit_compile=True)
         # On one device the whole step, optimizer included, is one XLA program (as on a
-        # TPU); across devices the gradient all-reduce stays outside XLA.
-        self._train_step = (tf.function(self._replica_train_step, jit_compile=True)
-                            if self._single_device() else self._replica_train_step)
+        # TPU); across devices the gradient all-reduce stays outside XLA and only the
+        # forward and backward passes are compiled. Never nest the two compiled
+        # functions: TF 2.21 then compiles the variables the inner one reads as
+        # constants, and recompiles the step each time they change (every step).
+        if self._single_device():
+            self._forward_backward = self._forward_backward_fn
+            self._train_step = tf.function(self._replica_train_step, jit_compile=True)
+        else:
+            self._forward_backward = tf.function(self._forward_backward_fn, jit_compile=True)
+            self._train_step = self._replica_train_step
         self._forward = tf.function(self._forward_fn, jit_compile=True)
         self._train_loop = tf.function(self._train_loop_fn)
         self._eval_loop = tf.function(self._eval_loop_fn)
