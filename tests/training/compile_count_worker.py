@@ -23,7 +23,8 @@ def main(vocab_file, work_dir):
         "task.label=tone", f"task.train_data.input_path={train}",
         "task.train_data.max_seq_length=16", "task.train_data.global_batch_size=4",
         "task.num_train_epochs=null", "trainer.train_steps=6", "trainer.steps_per_loop=2",
-        "runtime.distribution_strategy=one_device", "runtime.seed=1"]))
+        "runtime.distribution_strategy=one_device", "runtime.jit_compile=true",
+        "runtime.seed=1"]))
     finetune_run.run_finetuning(config, os.path.join(work_dir, "model"), "train")
     modules = [name for name in os.listdir(dump_dir)
                if "train_step" in name and name.endswith("before_optimizations.txt")]

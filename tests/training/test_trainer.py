@@ -61,7 +61,7 @@ def test_full_train_step_compiles_with_xla(records, tmp_path):
     assert all(v.dtype in (tf.int32, tf.float32) for v in features.values())
     before = _weights(trainer.model)
     # The whole per-replica step (forward, backward, clipping, optimizer) as one XLA program,
-    # as a TPU runs it; the loop itself compiles its forward/backward with jit_compile=True.
+    # as a TPU runs it.
     step = tf.function(trainer._replica_train_step, jit_compile=True)
     hlo = step.experimental_get_compiler_ir(features)(stage="hlo")
     assert "HloModule" in hlo and "dot(" in hlo
@@ -70,7 +70,11 @@ def test_full_train_step_compiles_with_xla(records, tmp_path):
     assert int(trainer.optimizer.iterations.numpy()) == 1
     assert any(not np.array_equal(a, b) for a, b in zip(before, _weights(trainer.model),
                                                        strict=True))
-    assert trainer._forward_backward._jit_compile and trainer._train_step._jit_compile
+    # The loop compiles the same step with XLA where runtime.jit_compile says so (auto:
+    # not on CPUs, where TensorFlow's own kernels are faster).
+    assert trainer.jit_compile is False and not trainer._train_step._jit_compile
+    xla = _trainer(records, tmp_path / "xla", **{"runtime.jit_compile": True})
+    assert xla._train_step._jit_compile and xla._forward._jit_compile
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@ steps per host call (`tf.range` loop), each step a `strategy.run` of the
 per-replica step. Inside the step, the forward and backward passes are one
 XLA-compiled function (`jit_compile=True`, static shapes, int32 features); on
 one device the whole step, optimizer included, is one XLA program, as a TPU
-runs it. The step:
+runs it. (On CPUs the step runs as a TensorFlow graph by default, faster there than
+XLA's CPU backend: see `runtime.jit_compile`.) The step:
 
 1. sums each loss term's denominator over replicas (e.g. masked tokens), so
    the loss of a global batch is the same on 1 device and on 8;
@@ -107,18 +108,20 @@ class Trainer:
         self.manager = checkpoint_manager(self.checkpoint, model_dir,
                                           config.trainer.max_to_keep, self.is_chief,
                                           step_counter=self.global_step)
-        # On one device the whole step, optimizer included, is one XLA program (as on a
-        # TPU); across devices the gradient all-reduce stays outside XLA and only the
-        # forward and backward passes are compiled. Never nest the two compiled
+        # With XLA on one device the whole step, optimizer included, is one XLA program
+        # (as on a TPU); across devices the gradient all-reduce stays outside XLA and only
+        # the forward and backward passes are compiled. Never nest the two compiled
         # functions: TF 2.21 then compiles the variables the inner one reads as
         # constants, and recompiles the step each time they change (every step).
+        self.jit_compile = self._use_xla()
         if self._single_device():
             self._forward_backward = self._forward_backward_fn
-            self._train_step = tf.function(self._replica_train_step, jit_compile=True)
+            self._train_step = tf.function(self._replica_train_step, jit_compile=self.jit_compile)
         else:
-            self._forward_backward = tf.function(self._forward_backward_fn, jit_compile=True)
+            self._forward_backward = tf.function(self._forward_backward_fn,
+                                                 jit_compile=self.jit_compile)
             self._train_step = self._replica_train_step
-        self._forward = tf.function(self._forward_fn, jit_compile=True)
+        self._forward = tf.function(self._forward_fn, jit_compile=self.jit_compile)
         self._train_loop = tf.function(self._train_loop_fn)
         self._eval_loop = tf.function(self._eval_loop_fn)
         self._train_iterator = None
@@ -141,6 +144,16 @@ class Trainer:
             raise ValueError(
                 f"the per-replica batch {per_replica} is not divisible by "
                 f"trainer.gradient_accumulation_steps = {accumulation}")
+
+    def _use_xla(self):
+        """`runtime.jit_compile`; None: XLA unless every device of the strategy is a CPU."""
+        if self.config.runtime.jit_compile is not None:
+            return self.config.runtime.jit_compile
+        try:
+            devices = self.strategy.extended.worker_devices
+        except RuntimeError:  # the default strategy: the first GPU if any, else the CPU
+            devices = [d.name for d in tf.config.list_logical_devices()]
+        return not all(tf.DeviceSpec.from_string(d).device_type == "CPU" for d in devices)
 
     def _single_device(self):
         return isinstance(self.strategy, tf.distribute.OneDeviceStrategy) or (
