@@ -149,56 +149,6 @@ def test_pair_regression_signatures(exports):
     assert methods["serve_examples"] == REGRESS
 
 
-def _reference_spans(start_logits, end_logits, offset, length, n_best, max_len):
-    """The squad_postprocess candidate rule on one window, in numpy."""
-    best = None
-    starts = np.argsort(-start_logits, kind="stable")[:n_best]
-    ends = np.argsort(-end_logits, kind="stable")[:n_best]
-    for s in starts:
-        for e in ends:
-            if offset <= s < offset + length and offset <= e < offset + length and (
-                    e >= s and e - s + 1 <= max_len):
-                score = start_logits[s] + end_logits[e]
-                if best is None or score > best[0]:
-                    best = (score, s, e)
-    return best
-
-
-@pytest.mark.slow
-def test_squad_answers_are_the_byte_spans_of_the_best_pieces(exports):
-    exported = exports("squad_v2")
-    inputs = _text_requests("squad_v2")[0]
-    out = NativeSavedModel(exported.path).run("serving_default", inputs)
-    tokenizer = exported.preprocessor.tokenizer
-    for i, (question, context) in enumerate(zip(inputs["question"], inputs["context"],
-                                                 strict=True)):
-        q = tokenizer.tokenize(tf.constant([question]))[0].numpy()[:8]
-        ids, begin, end = (x[0].numpy() for x in tokenizer.tokenize_with_offsets(
-            tf.constant([context])))
-        kept = min(len(ids), 24 - 3 - len(q))
-        packed = {"input_word_ids": np.zeros([1, 24], np.int32),
-                  "input_mask": np.zeros([1, 24], np.int32),
-                  "input_type_ids": np.zeros([1, 24], np.int32)}
-        tokens = [2, *q, 3, *ids[:kept], 3]
-        packed["input_word_ids"][0, :len(tokens)] = tokens
-        packed["input_mask"][0, :len(tokens)] = 1
-        packed["input_type_ids"][0, len(q) + 2:len(tokens)] = 1
-        logits = exported.model(packed)
-        start_logits = np.asarray(logits["start_logits"])[0]
-        end_logits = np.asarray(logits["end_logits"])[0]
-        best = _reference_spans(start_logits, end_logits, len(q) + 2, kept, 20, 5)
-        null = start_logits[0] + end_logits[0]
-        if best is None or null - best[0] > 0.0:
-            assert not out["has_answer"][i] and out["answer"][i] == b""
-            assert out["start_byte"][i] == -1 == out["end_byte"][i]
-            continue
-        first, last = best[1] - len(q) - 2, best[2] - len(q) - 2
-        assert out["has_answer"][i]
-        assert (out["start_byte"][i], out["end_byte"][i]) == (begin[first], end[last])
-        assert out["answer"][i] == context[begin[first]:end[last]]
-        assert out["score"][i] == pytest.approx(best[0], abs=1e-5)
-
-
 def _reference_entities(labels, ids, begin, end, vocab):
     """The documented entity rule, in plain Python."""
     entities, previous, word_label = [], None, None

@@ -56,6 +56,8 @@ def _define_flags():
     flags.DEFINE_integer("max_answer_length", 30, "SQuAD: longest answer, in pieces.")
     flags.DEFINE_integer("n_best_size", 20, "SQuAD: start/end candidates tried.")
     flags.DEFINE_float("null_score_diff_threshold", 0.0, "SQuAD v2: no-answer threshold.")
+    flags.DEFINE_integer("doc_stride", 128, "SQuAD: how far the windows over a long context "
+                         "advance, in pieces.")
     flags.DEFINE_bool("normalize", False, "Embeddings: L2-normalise the mean-pooled embedding.")
     flags.DEFINE_string("export_dir", None, "Base directory: writes <export_dir>/<version>/.")
     flags.DEFINE_integer("version", None, "TF Serving version number (default: Unix time).")
@@ -65,7 +67,7 @@ def _define_flags():
 def export_model(task, model, vocab_file, export_dir, lower_case=True, seq_length=128,
                  label_names=(), pair=False, version=None, max_query_length=64,
                  max_answer_length=30, n_best_size=20, null_score_diff_threshold=0.0,
-                 normalize=False):
+                 normalize=False, doc_stride=128):
     """Writes the export of `model` for `task`; returns the version directories.
 
     Args:
@@ -78,8 +80,8 @@ def export_model(task, model, vocab_file, export_dir, lower_case=True, seq_lengt
         lower_case, seq_length: the in-graph tokenizer and packing.
         label_names, pair: classification/tagging names; text pairs.
         version: the TF Serving version (default: the Unix time).
-        max_query_length, max_answer_length, n_best_size, null_score_diff_threshold:
-            SQuAD decoding.
+        max_query_length, max_answer_length, n_best_size, null_score_diff_threshold,
+            doc_stride: SQuAD windows and decoding.
         normalize: embeddings: L2-normalise `embedding`.
     """
     preprocessor = BertPreprocessor(vocab_file, lower_case=lower_case, seq_length=seq_length)
@@ -96,7 +98,7 @@ def export_model(task, model, vocab_file, export_dir, lower_case=True, seq_lengt
     elif task in ("squad", "squad_v2"):
         endpoints = question_answering.endpoints(
             model, preprocessor, max_query_length, n_best_size, max_answer_length,
-            task == "squad_v2", null_score_diff_threshold)
+            task == "squad_v2", null_score_diff_threshold, doc_stride=doc_stride)
     elif task == "tagging":
         endpoints = tagging.endpoints(model, preprocessor, list(label_names) or [
             str(i) for i in range(model.output["logits"].shape[-1])])
@@ -124,7 +126,7 @@ def main(argv):
         FLAGS.task, model, vocab_file, FLAGS.export_dir, FLAGS.lower_case, FLAGS.seq_length,
         FLAGS.label_names, FLAGS.pair, FLAGS.version, FLAGS.max_query_length,
         FLAGS.max_answer_length, FLAGS.n_best_size, FLAGS.null_score_diff_threshold,
-        FLAGS.normalize)
+        FLAGS.normalize, FLAGS.doc_stride)
     for path in written:
         print(f"exported {path}")
 
