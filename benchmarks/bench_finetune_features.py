@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import pathlib
+import resource
 import statistics
 import subprocess
 import sys
@@ -115,12 +116,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--jobs", default="squad,sst2")
+    parser.add_argument("--out", help="the JSON report",
+                        default=str(REPO / "benchmarks" / "out" / "finetune_features.json"))
     parser.add_argument("--run", help=argparse.SUPPRESS)  # contestant:job, in a subprocess
     args = parser.parse_args()
     if args.run:
         contestant, job = args.run.split(":")
         setup, seconds, rows = (_tfbert if contestant == "tfbert" else _huggingface)(job)
-        print(json.dumps({"setup_s": setup, "seconds": seconds, "rows": rows}))
+        print(json.dumps({"setup_s": setup, "seconds": seconds, "rows": rows,
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                          / 1024}))
         return
     results = {}
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
@@ -133,6 +138,7 @@ def main():
                 runs[contestant].append(json.loads(out.stdout.strip().splitlines()[-1]))
         summary = {name: {"median_s": statistics.median(r["seconds"] for r in rs),
                           "median_setup_s": statistics.median(r["setup_s"] for r in rs),
+                          "median_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in rs),
                           "rows": rs[0]["rows"], "runs_s": [r["seconds"] for r in rs]}
                    for name, rs in runs.items()}
         summary["tfbert_over_huggingface_time"] = (summary["tfbert"]["median_s"]
@@ -142,7 +148,8 @@ def main():
     import transformers
     results["versions"] = {"python": sys.version.split()[0], "cpus": os.cpu_count(),
                            "transformers": transformers.__version__}
-    out = REPO / "benchmarks" / "out" / "finetune_features.json"
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     temp = out.with_suffix(".json.tmp")
     temp.write_text(json.dumps(results, indent=1) + "\n")
     os.replace(temp, out)

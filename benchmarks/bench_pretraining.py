@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import pathlib
+import resource
 import statistics
 import subprocess
 import sys
@@ -71,7 +72,8 @@ def _batches(s=SHAPE, count=8):
     return out
 
 
-def run_tfbert(loops, steps_per_loop, tmp):
+def run_tfbert(loops, steps_per_loop, tmp, jit_compile=None):
+    """`jit_compile=None` is the library's default (on a CPU: a TensorFlow graph)."""
     sys.path.insert(0, str(REPO))
     from tfbert.configs import experiment
     from tfbert.tasks.pretraining import PretrainingTask
@@ -86,7 +88,8 @@ def run_tfbert(loops, steps_per_loop, tmp):
         "task.train_data.global_batch_size": s["batch"],
         "trainer.train_steps": loops * steps_per_loop, "trainer.steps_per_loop": steps_per_loop,
         "trainer.checkpoint_interval": 10**9, "trainer.optimizer.warmup_steps": 10,
-        "trainer.optimizer.learning_rate": 1e-4}, "benchmark").validate()
+        "trainer.optimizer.learning_rate": 1e-4, "runtime.jit_compile": jit_compile},
+        "benchmark").validate()
     trainer = Trainer(PretrainingTask(config.task), config, os.path.join(tmp, "model"))
     history = trainer.train()
     return [logs["examples_per_second"] for _, logs in history[1:]]
@@ -189,8 +192,9 @@ def run_matmul(loops, steps_per_loop, tmp):
     return rates
 
 
-RUNNERS = {"tfbert": run_tfbert, "keras_hub": run_keras_hub, "hf_torch": run_hf_torch,
-           "matmul": run_matmul}
+RUNNERS = {"tfbert": run_tfbert,
+           "tfbert_xla": lambda loops, steps, tmp: run_tfbert(loops, steps, tmp, True),
+           "keras_hub": run_keras_hub, "hf_torch": run_hf_torch, "matmul": run_matmul}
 
 
 def _subprocess(name, loops, steps_per_loop):
@@ -209,20 +213,25 @@ def main():
     parser.add_argument("--loops", type=int, default=6, help="host loops per run (1st = warm-up)")
     parser.add_argument("--steps_per_loop", type=int, default=10)
     parser.add_argument("--contestants", default=",".join(CONTESTANTS))
+    parser.add_argument("--out", default=str(OUT), help="the JSON report")
     parser.add_argument("--run_one", choices=sorted(RUNNERS))
     args = parser.parse_args()
     if args.run_one:
         with tempfile.TemporaryDirectory() as tmp:
             rates = RUNNERS[args.run_one](args.loops, args.steps_per_loop, tmp)
-        print(json.dumps({"rates": rates, "median": statistics.median(rates)}))
+        print(json.dumps({"rates": rates, "median": statistics.median(rates),
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                          / 1024}))
         return
 
     contestants = args.contestants.split(",")
     runs = {name: [] for name in [*contestants, "matmul"]}
+    peak_rss = {name: [] for name in runs}
     for repeat in range(args.repeats):
         for name in [*contestants, "matmul"]:
             result = _subprocess(name, args.loops, args.steps_per_loop)
             runs[name].append(result["median"])
+            peak_rss[name].append(result["peak_rss_mb"])
             print(f"repeat {repeat + 1}/{args.repeats} {name}: {result['median']:.4g}",
                   flush=True)
     peak = statistics.median(runs.pop("matmul"))
@@ -240,12 +249,14 @@ def main():
         "matmul_peak_flops": peak, "flops_per_step": flops,
         "achieved_flops": {n: m / SHAPE["batch"] * flops for n, m in medians.items()},
         "fraction_of_peak": {n: m / SHAPE["batch"] * flops / peak for n, m in medians.items()},
+        "peak_rss_mb": {n: statistics.median(v) for n, v in peak_rss.items()},
         "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    temporary = OUT.with_suffix(".json.tmp")
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(report, indent=2))
-    temporary.replace(OUT)
+    temporary.replace(out)
     print(json.dumps(report, indent=2))
 
 

