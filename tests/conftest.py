@@ -7,6 +7,7 @@ environment variable TFBERT_TEST_DATA). Tests that need it take the
 
 import os
 import pathlib
+import time
 
 import pytest
 
@@ -45,10 +46,18 @@ def _release_keras_state():
 
 
 def pytest_runtest_teardown(item):
-    """With TFBERT_MEMLOG=path, appends each test's resident memory (MB) to that file."""
+    """With TFBERT_MEMLOG=path, appends each test's resident memory (MB) and the time since
+    the previous test ended (s) to that file, as the suite goes (a run cut short still
+    tells where its time and memory went)."""
     path = os.environ.get("TFBERT_MEMLOG")
     if path:
+        global _LAST_TEARDOWN
+        now = time.monotonic()
+        seconds, _LAST_TEARDOWN = now - (_LAST_TEARDOWN or now), now
         with open("/proc/self/status") as status:
             rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
         with open(path, "a") as log:
-            log.write(f"{rss // 1024}\t{item.nodeid}\n")
+            log.write(f"{rss // 1024}\t{seconds:.1f}\t{item.nodeid}\n")
+
+
+_LAST_TEARDOWN = None
