@@ -170,9 +170,11 @@ def weights_dirs(models, tmp):
             else write_random_bert(os.path.join(tmp, m), m) for m in models}
 
 
-def sst2_sentences():
+def sst2():
+    """Sentences and label ids of the SST-2 dev file."""
     with open(SST2_DEV, encoding="utf-8") as f:
-        return [row[0] for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)][1:]
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+    return [r[0] for r in rows], [int(r[1]) for r in rows]
 
 
 def worker_env():
@@ -214,6 +216,33 @@ def matmul_arguments(iters, size, precisions):
 def median_or_none(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
+
+
+def contestant_table(contestant_runs, rate_key, flops_per_item, peak, extra_keys=()):
+    """One row per contestant from its runs (dicts, or `{"error": ...}` for a failed run):
+    the median `rate_key` of the good runs, every run's `rate_key` and `extra_keys`, the
+    median peak RSS, achieved FLOP/s (`flops_per_item` x rate), its fraction of `peak`,
+    and `tfbert_ratio` (tfbert's rate / this one's); a contestant with no good run gets
+    its last error."""
+    table = {}
+    for contestant, attempts in contestant_runs.items():
+        good = [r for r in attempts if "error" not in r]
+        if not good:
+            table[contestant] = {"error": attempts[-1]["error"]}
+            continue
+        rate = statistics.median(r[rate_key] for r in good)
+        achieved = flops_per_item * rate
+        table[contestant] = {
+            rate_key: rate, f"runs_{rate_key}": [r[rate_key] for r in good],
+            **{key: [r[key] for r in good] for key in extra_keys},
+            "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in good),
+            "achieved_flops": achieved,
+            "fraction_of_peak": achieved / peak if peak else None}
+    ours = table.get("tfbert", {}).get(rate_key)
+    for row in table.values():
+        if ours and rate_key in row:
+            row["tfbert_ratio"] = ours / row[rate_key]
+    return table
 
 
 # === Matmul peak ===
@@ -258,7 +287,7 @@ def packed_inputs(batch, seq, vocab_file):
     tokenizer = tokenizers.BertWordPieceTokenizer(str(vocab_file), lowercase=True)
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     stream = []
-    for encoding in tokenizer.encode_batch(sst2_sentences(), add_special_tokens=False):
+    for encoding in tokenizer.encode_batch(sst2()[0], add_special_tokens=False):
         stream += encoding.ids + [sep]
     body = seq - 1
     while len(stream) < batch * body:  # more rows than the dev set fills: repeat it
@@ -436,24 +465,9 @@ def main():
         flops = encoder_flops(model, args.batch, args.seq)
         results[model] = {}
         for precision in precisions:
-            table = {}
-            for contestant in contestants:
-                good = [r for r in runs[model][precision][contestant] if "error" not in r]
-                if not good:
-                    table[contestant] = {"error": runs[model][precision][contestant][-1]["error"]}
-                    continue
-                rate = statistics.median(r["tokens_per_s"] for r in good)
-                achieved = flops * rate / (args.batch * args.seq)
-                table[contestant] = {
-                    "tokens_per_s": rate, "runs_tokens_per_s": [r["tokens_per_s"] for r in good],
-                    "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in good),
-                    "achieved_flops": achieved,
-                    "fraction_of_peak": achieved / peaks[precision] if peaks[precision] else None}
-            ours = table.get("tfbert", {}).get("tokens_per_s")
-            for row in table.values():
-                if ours and "tokens_per_s" in row:
-                    row["tfbert_ratio"] = ours / row["tokens_per_s"]
-            results[model][precision] = table
+            results[model][precision] = contestant_table(
+                {c: runs[model][precision][c] for c in contestants}, "tokens_per_s",
+                flops / (args.batch * args.seq), peaks[precision])
         bf16_deviation[model], fp32_vs_tfbert[model] = {}, {}
         for contestant in contestants:
             fp32 = outputs.get(f"{model}-float32-{contestant}")

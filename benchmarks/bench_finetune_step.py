@@ -61,15 +61,6 @@ def step_flops(model, batch, seq):
     return 3 * (common.encoder_flops(model, batch, seq) + 2 * batch * hidden * NUM_CLASSES)
 
 
-def sst2():
-    """Sentences and label ids of the SST-2 dev file."""
-    import csv
-
-    with open(common.SST2_DEV, encoding="utf-8") as f:
-        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
-    return [r[0] for r in rows], [int(r[1]) for r in rows]
-
-
 def run_tfbert(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp):
     from tfbert.configs import experiment
     from tfbert.tasks import finetune_run
@@ -102,7 +93,7 @@ def run_keras_hub(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp
     if precision == "bfloat16":
         keras.config.set_dtype_policy("mixed_bfloat16")
     keras.utils.set_random_seed(1)
-    sentences, labels = sst2()
+    sentences, labels = common.sst2()
     tokenizer = keras_hub.models.BertTokenizer(
         vocabulary=os.path.join(weights_dir, "vocab.txt"), lowercase=True)
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer,
@@ -145,7 +136,7 @@ def run_hf_torch(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp)
 
     torch.set_num_threads(os.cpu_count())
     torch.manual_seed(1)
-    sentences, labels = sst2()
+    sentences, labels = common.sst2()
     tokenizer = BertTokenizerFast(os.path.join(weights_dir, "vocab.txt"), do_lower_case=True)
     encoded = tokenizer(sentences, truncation=True, max_length=seq, padding="max_length",
                         return_tensors="pt")
@@ -252,26 +243,9 @@ def main():
         flops = step_flops(model, args.batch, args.seq)
         results[model] = {}
         for precision in precisions:
-            table = {}
-            for contestant in contestants:
-                good = [r for r in runs[model][precision][contestant] if "error" not in r]
-                if not good:
-                    table[contestant] = {"error": runs[model][precision][contestant][-1]["error"]}
-                    continue
-                rate = statistics.median(r["examples_per_s"] for r in good)
-                achieved = flops * rate / args.batch
-                table[contestant] = {
-                    "examples_per_s": rate,
-                    "runs_examples_per_s": [r["examples_per_s"] for r in good],
-                    "last_loss": [r["last_loss"] for r in good],
-                    "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in good),
-                    "achieved_flops": achieved,
-                    "fraction_of_peak": achieved / peaks[precision] if peaks[precision] else None}
-            ours = table.get("tfbert", {}).get("examples_per_s")
-            for row in table.values():
-                if ours and "examples_per_s" in row:
-                    row["tfbert_ratio"] = ours / row["examples_per_s"]
-            results[model][precision] = table
+            results[model][precision] = common.contestant_table(
+                {c: runs[model][precision][c] for c in contestants}, "examples_per_s",
+                flops / args.batch, peaks[precision], extra_keys=("last_loss",))
 
     report = {
         "benchmark": "fine-tuning step, sentence classification (SST-2 dev sentences)",
