@@ -1,15 +1,24 @@
 """Speed of a BERT pre-training step: tfbert against keras-hub and HuggingFace (PyTorch).
 
-Contestants, same model size, sequence length, batch and predictions, float32:
+Contestants, same model size, sequence length, batch and predictions, each in
+float32 and (`--precisions=float32,bfloat16`, the default) bfloat16 mixed precision:
 - **tfbert**: `tfbert.training.Trainer` with `PretrainingTask` (MLM + NSP, the original
-  AdamW, clipping), `steps_per_loop` steps per host call, forward/backward in XLA,
-  reading real TFRecords.
+  AdamW, clipping), `steps_per_loop` steps per host call, reading real TFRecords; the
+  library's default compilation (on a CPU: a TensorFlow graph with oneDNN).
+- **tfbert_xla**: the same with `runtime.jit_compile=True` (the whole step one XLA program).
 - **keras_hub**: `keras_hub.models.BertMaskedLM` (MLM only: keras-hub has no NSP head)
   trained with `model.fit` (`jit_compile=True`, `steps_per_execution` = the same loop
   length, Keras AdamW), from the same batches in memory.
+- **keras_hub_graph**: the same with `jit_compile=False` (a TensorFlow graph: on this
+  CPU the faster way to run bfloat16 matmuls).
 - **hf_torch**: `transformers.BertForPreTraining` (MLM + NSP) with `torch.optim.AdamW`
-  and gradient clipping, eager PyTorch on CPU.
-- **matmul**: the machine's measured float32 matmul peak (TensorFlow, 2048x2048).
+  and gradient clipping, eager PyTorch on CPU; bfloat16 with `torch.autocast`.
+- **matmul**: the machine's measured matmul peak (TensorFlow, 2048x2048) per precision.
+
+bfloat16 means the Keras `mixed_bfloat16` policy (float32 variables and optimizer,
+bfloat16 matmuls) for tfbert and keras-hub, `torch.autocast("cpu", torch.bfloat16)` for
+HuggingFace. The headline ratio compares tfbert's fastest configuration with the
+fastest configuration of any peer.
 
 Each measurement is a fresh subprocess; contestants alternate within each repetition;
 we report the median examples/s over repetitions (each repetition: the median over
@@ -34,7 +43,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "out" / "pretraining.json"
 SHAPE = dict(vocab_size=30522, num_layers=4, hidden=256, heads=4, intermediate=1024,
              seq=128, predictions=20, batch=16)
-CONTESTANTS = ("tfbert", "keras_hub", "hf_torch")
+CONTESTANTS = ("tfbert", "tfbert_xla", "keras_hub", "keras_hub_graph", "hf_torch")
+PRECISIONS = ("float32", "bfloat16")
 
 
 def step_flops(s=SHAPE):
@@ -72,7 +82,7 @@ def _batches(s=SHAPE, count=8):
     return out
 
 
-def run_tfbert(loops, steps_per_loop, tmp, jit_compile=None):
+def run_tfbert(loops, steps_per_loop, tmp, precision, jit_compile=None):
     """`jit_compile=None` is the library's default (on a CPU: a TensorFlow graph)."""
     sys.path.insert(0, str(REPO))
     from tfbert.configs import experiment
@@ -88,14 +98,15 @@ def run_tfbert(loops, steps_per_loop, tmp, jit_compile=None):
         "task.train_data.global_batch_size": s["batch"],
         "trainer.train_steps": loops * steps_per_loop, "trainer.steps_per_loop": steps_per_loop,
         "trainer.checkpoint_interval": 10**9, "trainer.optimizer.warmup_steps": 10,
-        "trainer.optimizer.learning_rate": 1e-4, "runtime.jit_compile": jit_compile},
+        "trainer.optimizer.learning_rate": 1e-4, "runtime.jit_compile": jit_compile,
+        "runtime.mixed_precision_dtype": precision},
         "benchmark").validate()
     trainer = Trainer(PretrainingTask(config.task), config, os.path.join(tmp, "model"))
     history = trainer.train()
     return [logs["examples_per_second"] for _, logs in history[1:]]
 
 
-def run_keras_hub(loops, steps_per_loop, tmp):
+def run_keras_hub(loops, steps_per_loop, tmp, precision, jit_compile=True):
     del tmp
     import keras
     import keras_hub
@@ -103,13 +114,16 @@ def run_keras_hub(loops, steps_per_loop, tmp):
     import tensorflow as tf
 
     s = SHAPE
+    if precision == "bfloat16":
+        keras.config.set_dtype_policy("mixed_bfloat16")
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=s["vocab_size"], num_layers=s["num_layers"], num_heads=s["heads"],
         hidden_dim=s["hidden"], intermediate_dim=s["intermediate"])
     model = keras_hub.models.BertMaskedLM(backbone, preprocessor=None)
     model.compile(optimizer=keras.optimizers.AdamW(1e-4, epsilon=1e-6, global_clipnorm=1.0),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  weighted_metrics=[], jit_compile=True, steps_per_execution=steps_per_loop)
+                  weighted_metrics=[], jit_compile=jit_compile,
+                  steps_per_execution=steps_per_loop)
     batches = _batches()
     x = {"token_ids": np.concatenate([b["ids"] for b in batches]),
          "segment_ids": np.concatenate([b["types"] for b in batches]),
@@ -134,8 +148,10 @@ def run_keras_hub(loops, steps_per_loop, tmp):
     return [s["batch"] * steps_per_loop / t for t in times[1:]]
 
 
-def run_hf_torch(loops, steps_per_loop, tmp):
+def run_hf_torch(loops, steps_per_loop, tmp, precision):
     del tmp
+    import contextlib
+
     import torch
     from transformers import BertConfig, BertForPreTraining
 
@@ -156,11 +172,14 @@ def run_hf_torch(loops, steps_per_loop, tmp):
                             token_type_ids=torch.from_numpy(b["types"]).long(),
                             attention_mask=torch.from_numpy(b["mask"]).long(), labels=labels,
                             next_sentence_label=torch.from_numpy(b["nsp"]).long()))
+    autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bfloat16"
+                else contextlib.nullcontext())
     rates = []
     for loop in range(loops):
         start = time.perf_counter()
         for step in range(steps_per_loop):
-            loss = model(**tensors[(loop * steps_per_loop + step) % len(tensors)]).loss
+            with autocast:
+                loss = model(**tensors[(loop * steps_per_loop + step) % len(tensors)]).loss
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -169,13 +188,13 @@ def run_hf_torch(loops, steps_per_loop, tmp):
     return rates[1:]
 
 
-def run_matmul(loops, steps_per_loop, tmp):
+def run_matmul(loops, steps_per_loop, tmp, precision):
     del steps_per_loop, tmp
     import tensorflow as tf
 
     n = 2048
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
+    a = tf.cast(tf.random.normal((n, n)), precision)
+    b = tf.cast(tf.random.normal((n, n)), precision)
 
     @tf.function
     def chain(a, b):
@@ -193,13 +212,15 @@ def run_matmul(loops, steps_per_loop, tmp):
 
 
 RUNNERS = {"tfbert": run_tfbert,
-           "tfbert_xla": lambda loops, steps, tmp: run_tfbert(loops, steps, tmp, True),
-           "keras_hub": run_keras_hub, "hf_torch": run_hf_torch, "matmul": run_matmul}
+           "tfbert_xla": lambda *args: run_tfbert(*args, jit_compile=True),
+           "keras_hub": run_keras_hub,
+           "keras_hub_graph": lambda *args: run_keras_hub(*args, jit_compile=False),
+           "hf_torch": run_hf_torch, "matmul": run_matmul}
 
 
-def _subprocess(name, loops, steps_per_loop):
-    command = [sys.executable, __file__, f"--run_one={name}", f"--loops={loops}",
-               f"--steps_per_loop={steps_per_loop}"]
+def _subprocess(name, precision, loops, steps_per_loop):
+    command = [sys.executable, __file__, f"--run_one={name}", f"--precision={precision}",
+               f"--loops={loops}", f"--steps_per_loop={steps_per_loop}"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
     if result.returncode:
@@ -213,43 +234,61 @@ def main():
     parser.add_argument("--loops", type=int, default=6, help="host loops per run (1st = warm-up)")
     parser.add_argument("--steps_per_loop", type=int, default=10)
     parser.add_argument("--contestants", default=",".join(CONTESTANTS))
+    parser.add_argument("--precisions", default=",".join(PRECISIONS))
+    parser.add_argument("--runs", help="instead of contestants x precisions: a list of "
+                        "<contestant>/<precision>, e.g. tfbert/bfloat16,keras_hub/float32")
     parser.add_argument("--out", default=str(OUT), help="the JSON report")
     parser.add_argument("--run_one", choices=sorted(RUNNERS))
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS)
     args = parser.parse_args()
     if args.run_one:
         with tempfile.TemporaryDirectory() as tmp:
-            rates = RUNNERS[args.run_one](args.loops, args.steps_per_loop, tmp)
+            rates = RUNNERS[args.run_one](args.loops, args.steps_per_loop, tmp, args.precision)
         print(json.dumps({"rates": rates, "median": statistics.median(rates),
                           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                           / 1024}))
         return
 
-    contestants = args.contestants.split(",")
-    runs = {name: [] for name in [*contestants, "matmul"]}
+    # Runs are named `<contestant>/<precision>`.
+    if args.runs:
+        runs_order = args.runs.split(",")
+        precisions = sorted({name.split("/")[1] for name in runs_order})
+        runs_order += [f"matmul/{p}" for p in precisions]
+    else:
+        precisions = args.precisions.split(",")
+        runs_order = [f"{c}/{p}" for p in precisions
+                      for c in [*args.contestants.split(","), "matmul"]]
+    runs = {name: [] for name in runs_order}
     peak_rss = {name: [] for name in runs}
     for repeat in range(args.repeats):
-        for name in [*contestants, "matmul"]:
-            result = _subprocess(name, args.loops, args.steps_per_loop)
+        for name in runs_order:
+            contestant, precision = name.split("/")
+            result = _subprocess(contestant, precision, args.loops, args.steps_per_loop)
             runs[name].append(result["median"])
             peak_rss[name].append(result["peak_rss_mb"])
             print(f"repeat {repeat + 1}/{args.repeats} {name}: {result['median']:.4g}",
                   flush=True)
-    peak = statistics.median(runs.pop("matmul"))
+    peaks = {p: statistics.median(runs.pop(f"matmul/{p}")) for p in precisions}
+    peak_rss = {n: statistics.median(v) for n, v in peak_rss.items() if n in runs}
     medians = {name: statistics.median(values) for name, values in runs.items()}
     flops = step_flops()
-    faster_peer = max((m for n, m in medians.items() if n != "tfbert"), default=None)
+    ours = {n: m for n, m in medians.items() if n.startswith("tfbert")}
+    peers = {n: m for n, m in medians.items() if not n.startswith("tfbert")}
+    best = max(ours, key=ours.get) if ours else None
+    faster_peer = max(peers, key=peers.get) if peers else None
     report = {
         "shape": SHAPE, "repeats": args.repeats, "loops": args.loops,
         "steps_per_loop": args.steps_per_loop, "runs_examples_per_second": runs,
         "median_examples_per_second": medians,
-        "ratio_to_tfbert": {n: medians["tfbert"] / m for n, m in medians.items()}
-        if "tfbert" in medians else {},
-        "tfbert_vs_faster_peer": medians["tfbert"] / faster_peer
-        if "tfbert" in medians and faster_peer else None,
-        "matmul_peak_flops": peak, "flops_per_step": flops,
+        "ratio_to_tfbert": {n: medians[best] / m for n, m in medians.items()} if best else {},
+        "tfbert_best": best, "faster_peer": faster_peer,
+        "tfbert_vs_faster_peer": medians[best] / peers[faster_peer]
+        if best and faster_peer else None,
+        "matmul_peak_flops": peaks, "flops_per_step": flops,
         "achieved_flops": {n: m / SHAPE["batch"] * flops for n, m in medians.items()},
-        "fraction_of_peak": {n: m / SHAPE["batch"] * flops / peak for n, m in medians.items()},
-        "peak_rss_mb": {n: statistics.median(v) for n, v in peak_rss.items()},
+        "fraction_of_peak": {n: m / SHAPE["batch"] * flops / peaks[n.split("/")[1]]
+                             for n, m in medians.items()},
+        "peak_rss_mb": peak_rss,
         "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
     }
     out = pathlib.Path(args.out)

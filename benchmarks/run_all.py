@@ -72,7 +72,8 @@ BENCHMARKS = (
     Benchmark("encoder", "Encoder inference", "bench_encoder.py", ("--quick",)),
     Benchmark("finetune_step", "Fine-tuning step", "bench_finetune_step.py", ("--quick",)),
     Benchmark("pretraining", "Pre-training step", "bench_pretraining.py",
-              ("--repeats=1", "--loops=2", "--steps_per_loop=2")),
+              ("--repeats=1", "--loops=2", "--steps_per_loop=2",
+               "--runs=tfbert/bfloat16,keras_hub/float32")),
     Benchmark("serving", "Serving: raw text → probabilities", "bench_serving.py",
               ("--repeats=1", "--latency_texts=10", "--texts=64")),
     Benchmark("tokenization", "Tokenization", "bench_tokenization.py",
@@ -219,13 +220,17 @@ def summarize_pretraining(report):
              "peak_rss_mb": report.get("peak_rss_mb", {}).get(name)}
             for name, value in report["median_examples_per_second"].items()]
     return _table(
-        "Pre-training step (examples/s)", "examples/s", rows, _peer_ratios(rows),
+        "Pre-training step (examples/s)", "examples/s", rows,
+        _peer_ratios([r for r in rows if not r["contestant"].startswith("tfbert")]),
         [("gflops", "achieved GFLOP/s", "{:,.1f}"),
          ("fraction_of_peak", "fraction of matmul peak", "{:.3f}"),
          ("peak_rss_mb", "peak RSS MB", "{:,.0f}")],
-        [f"TensorFlow float32 matmul peak {report['matmul_peak_flops'] / 1e9:,.0f} GFLOP/s; "
-         f"{report['repeats']} repetition(s) × {report['loops']} loops of "
-         f"{report['steps_per_loop']} steps."])
+        [", ".join(f"TensorFlow {p} matmul peak {v / 1e9:,.0f} GFLOP/s"
+                   for p, v in report["matmul_peak_flops"].items())
+         + f"; {report['repeats']} repetition(s) × {report['loops']} loops of "
+         f"{report['steps_per_loop']} steps. Ratios: tfbert's fastest configuration "
+         f"({report.get('tfbert_best')}) ÷ each; vs the faster peer "
+         f"({report.get('faster_peer')}): {report.get('tfbert_vs_faster_peer') or 0:.2f}×."])
 
 
 def summarize_serving(report):

@@ -236,3 +236,9 @@ def test_bad_input_messages(uncased_vocab, tmp_path):
                    f"--train_file={tmp_path / 'empty.json'}", f"--model_dir={tmp_path / 's'}",
                    "--do_train"], REPO_ROOT, timeout=120)
     assert result.returncode == 1 and "empty.json" in result.stderr
+    no_length = [*common[:-1], "--params_override={task: {text_a: review, label: verdict, "
+                 "label_names: [neg, pos], num_train_epochs: null}}"]
+    result = _run([*no_length, f"--train_file={tmp_path / 'train.tsv'}",
+                   f"--predict_file={tmp_path / 'train.tsv'}"], REPO_ROOT, timeout=120)
+    assert result.returncode == 1
+    assert "task.num_train_epochs is null and trainer.train_steps is 1" in result.stderr

@@ -80,3 +80,18 @@ def test_official_configs_by_name():
         assert config.type_vocab_size == 2 and config.intermediate_size == 4 * config.hidden_size
     with pytest.raises(ValueError, match="no official model config named 'bert_huge'"):
         model_config("bert_huge")
+
+
+def test_model_config_reads_huggingface_config_json(tmp_path):
+    """HuggingFace's "gelu" is the erf form: a config.json read by path (or its directory)
+    goes through the HuggingFace importer, a Google bert_config.json does not."""
+    values = {"vocab_size": 100, "hidden_size": 64, "num_hidden_layers": 2,
+              "num_attention_heads": 2, "intermediate_size": 128, "hidden_act": "gelu"}
+    google = tmp_path / "bert_config.json"
+    google.write_text(json.dumps(values))
+    hf_dir = tmp_path / "hf"
+    hf_dir.mkdir()
+    (hf_dir / "config.json").write_text(json.dumps({**values, "model_type": "bert"}))
+    assert model_config(str(google)).hidden_act == "gelu"
+    assert model_config(str(hf_dir / "config.json")).hidden_act == "gelu_erf"
+    assert model_config(str(hf_dir)).hidden_act == "gelu_erf"

@@ -178,3 +178,28 @@ def test_train_step_compiles_once(uncased_vocab, tmp_path):
          str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "train step compilations: 1\n" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+def test_pretraining_nll_equals_the_fused_kernel(jit_compile):
+    """The masked-LM loss's own cross-entropy: values and gradients of TF's fused kernel."""
+    from tfbert.tasks.pretraining import _nll
+
+    rng = np.random.default_rng(0)
+    logits = tf.constant(rng.normal(size=(3, 4, 50)).astype("float32") * 8)
+    labels = tf.constant(rng.integers(0, 50, (3, 4)).astype("int32"))
+    weights = tf.constant(rng.uniform(size=(3, 4)).astype("float32"))
+
+    @tf.function(jit_compile=jit_compile)
+    def both(logits):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(logits)
+            ours = _nll(logits, labels)
+            fused = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            ours_sum, fused_sum = tf.reduce_sum(ours * weights), tf.reduce_sum(fused * weights)
+        return ours, fused, tape.gradient(ours_sum, logits), tape.gradient(fused_sum, logits)
+
+    ours, fused, ours_grad, fused_grad = both(logits)
+    assert ours.shape == (3, 4)
+    np.testing.assert_allclose(ours.numpy(), fused.numpy(), rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(ours_grad.numpy(), fused_grad.numpy(), atol=1e-6)

@@ -4,6 +4,7 @@ In a source checkout they are read from the repository's `official_configs/`;
 an installed wheel carries a copy under `<sys.prefix>/share/tfbert/`.
 """
 
+import json
 import pathlib
 import sys
 
@@ -35,10 +36,19 @@ def list_model_configs() -> list[str]:
     return sorted(names + list(ALIASES))
 
 
+def _is_huggingface_config(path):
+    """HuggingFace writes `model_type` into every config.json; Google's have none."""
+    try:
+        return "model_type" in json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, TypeError):
+        return False  # BertConfig.from_file reports the bad JSON
+
+
 def model_config(name_or_path: str) -> BertConfig:
     """A `BertConfig` from an official name (`bert_base_uncased`,
     `uncased_L-4_H-512_A-8`, `bert_small_uncased`, ...) or from a path to a
-    `.yaml`/`.json` file.
+    `.yaml` file, a Google `bert_config.json`, or a HuggingFace `config.json`
+    (or its model directory; recognised by its `model_type` key).
 
     Example:
 
@@ -46,6 +56,12 @@ def model_config(name_or_path: str) -> BertConfig:
     12
     """
     path = pathlib.Path(name_or_path)
+    if path.is_dir() and (path / "config.json").is_file():  # a HuggingFace model directory
+        path = path / "config.json"
+    if path.suffix == ".json" and path.is_file() and _is_huggingface_config(path):
+        from tfbert.checkpoints.huggingface import config_from_huggingface
+
+        return config_from_huggingface(str(path))  # its "gelu" is the erf form
     if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
         return BertConfig.from_file(path)
     name = ALIASES.get(name_or_path, name_or_path)

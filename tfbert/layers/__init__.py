@@ -2,13 +2,14 @@
 
 from tfbert.layers.activations import gelu_erf, gelu_tanh, get_activation
 from tfbert.layers.attention import AttentionMask, SelfAttention
+from tfbert.layers.dropout import Dropout
 from tfbert.layers.embeddings import OnDeviceEmbedding, PositionEmbedding
 from tfbert.layers.heads import ClassificationHead, MaskedLMHead, SpanHead, gather_positions
 from tfbert.layers.pooling import MeanPooling
 from tfbert.layers.transformer import TransformerEncoderBlock
 
 __all__ = [
-    "AttentionMask", "ClassificationHead", "MaskedLMHead", "MeanPooling", "OnDeviceEmbedding",
-    "PositionEmbedding", "SelfAttention", "SpanHead", "TransformerEncoderBlock",
-    "gather_positions", "gelu_erf", "gelu_tanh", "get_activation",
+    "AttentionMask", "ClassificationHead", "Dropout", "MaskedLMHead", "MeanPooling",
+    "OnDeviceEmbedding", "PositionEmbedding", "SelfAttention", "SpanHead",
+    "TransformerEncoderBlock", "gather_positions", "gelu_erf", "gelu_tanh", "get_activation",
 ]

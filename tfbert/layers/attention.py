@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from tfbert.layers.dropout import Dropout
 from tfbert.layers.embeddings import truncated_normal
 
 # The original adds (1 - mask) * -10000.0 to the attention scores.
@@ -71,7 +72,7 @@ class SelfAttention(keras.layers.Layer):
         self.key = keras.layers.Dense(width, name="key", **dense)
         self.value = keras.layers.Dense(width, name="value", **dense)
         self.attention_output = keras.layers.Dense(width, name="attention_output", **dense)
-        self.dropout = keras.layers.Dropout(attention_dropout, dtype=self.dtype_policy)
+        self.dropout = Dropout(attention_dropout, dtype=self.dtype_policy)
 
     def build(self, inputs_shape, attention_bias_shape=None):
         for layer in (self.query, self.key, self.value):

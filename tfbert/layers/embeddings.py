@@ -37,6 +37,9 @@ class OnDeviceEmbedding(keras.layers.Layer):
         self.width = width
         self.initializer_range = initializer_range
         self.use_one_hot = use_one_hot
+        # Look up float32 rows, then cast them: under mixed precision, autocasting
+        # would cast the whole [vocab, width] table at every step instead.
+        self.autocast = False
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight(
@@ -47,8 +50,8 @@ class OnDeviceEmbedding(keras.layers.Layer):
         # ids: [batch, seq] int  ->  [batch, seq, width]
         if self.use_one_hot:
             one_hot = ops.one_hot(ids, self.vocab_size, dtype=self.compute_dtype)
-            return ops.matmul(one_hot, self.embeddings)
-        return ops.take(self.embeddings, ids, axis=0)
+            return ops.matmul(one_hot, ops.cast(self.embeddings, self.compute_dtype))
+        return ops.cast(ops.take(self.embeddings, ids, axis=0), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.width,)

@@ -1,9 +1,11 @@
 """Output heads: masked LM (tied to the word embeddings), classification, span, token."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from tfbert.layers.activations import get_activation
+from tfbert.layers.dropout import Dropout
 from tfbert.layers.embeddings import truncated_normal
 from tfbert.layers.transformer import layer_norm
 
@@ -64,7 +66,13 @@ class MaskedLMHead(keras.layers.Layer):
     def call(self, sequence_output, masked_lm_positions):
         x = gather_positions(sequence_output, masked_lm_positions)
         x = self.transform_layer_norm(self.transform(x))
-        logits = ops.matmul(x, ops.transpose(ops.cast(self.embedding_layer.embeddings, x.dtype)))
+        # [batch * predictions, hidden] @ table^T as one 2-D product: no transposed copy
+        # of the [vocab, hidden] table, forward or backward.
+        shape = ops.shape(x)
+        logits = tf.linalg.matmul(ops.reshape(x, (-1, shape[-1])),
+                                  ops.cast(self.embedding_layer.embeddings, x.dtype),
+                                  transpose_b=True)
+        logits = ops.reshape(logits, (shape[0], shape[1], self.embedding_layer.vocab_size))
         return ops.cast(logits, "float32") + ops.cast(self.output_bias, "float32")
 
     def compute_output_shape(self, sequence_output_shape, masked_lm_positions_shape):
@@ -109,7 +117,7 @@ class ClassificationHead(keras.layers.Layer):
         self.num_classes = num_classes
         self.dropout_rate = dropout
         self.initializer_range = initializer_range
-        self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+        self.dropout = Dropout(dropout, dtype=self.dtype_policy)
         self.dense = keras.layers.Dense(
             num_classes, kernel_initializer=truncated_normal(initializer_range),
             name="logits", dtype=self.dtype_policy)

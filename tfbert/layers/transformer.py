@@ -4,6 +4,7 @@ import keras
 
 from tfbert.layers.activations import get_activation
 from tfbert.layers.attention import SelfAttention
+from tfbert.layers.dropout import Dropout
 from tfbert.layers.embeddings import truncated_normal
 
 LAYER_NORM_EPSILON = 1e-12
@@ -72,7 +73,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.output_dense = keras.layers.Dense(
             hidden, kernel_initializer=init, name="output", dtype=policy)
         self.output_layer_norm = layer_norm("output_layer_norm", policy)
-        self.dropout = keras.layers.Dropout(self.dropout_rate, dtype=policy)
+        self.dropout = Dropout(self.dropout_rate, dtype=policy)
         self.self_attention.build(inputs_shape)
         self.attention_layer_norm.build(inputs_shape)
         self.intermediate.build(inputs_shape)

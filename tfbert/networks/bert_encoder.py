@@ -5,6 +5,7 @@ import numpy as np
 
 from tfbert.configs.bert_config import BertConfig
 from tfbert.layers.attention import AttentionMask
+from tfbert.layers.dropout import Dropout
 from tfbert.layers.embeddings import OnDeviceEmbedding, PositionEmbedding, truncated_normal
 from tfbert.layers.transformer import TransformerEncoderBlock, layer_norm
 
@@ -67,7 +68,7 @@ class BertEncoder(keras.Model):
             config.type_vocab_size, config.hidden_size, config.initializer_range,
             use_one_hot=True, name="type_embeddings", dtype=dtype)
         embeddings_layer_norm = layer_norm("embeddings_layer_norm", dtype)
-        embeddings_dropout = keras.layers.Dropout(
+        embeddings_dropout = Dropout(
             config.hidden_dropout_prob, name="embeddings_dropout", dtype=dtype)
         blocks = [
             TransformerEncoderBlock(

@@ -171,6 +171,10 @@ def prepare(config, task, mode):
                          task_config.train_data.global_batch_size, steps)
             config = experiment_lib.set_values(config, {"trainer.train_steps": steps},
                                                "task.num_train_epochs")
+        elif config.trainer.train_steps <= 1:  # the task defaults' placeholder
+            raise ValueError("task.num_train_epochs is null and trainer.train_steps is "
+                             f"{config.trainer.train_steps}: give the training length with "
+                             "--num_train_epochs or trainer.train_steps")
         if task_config.warmup_proportion is not None:
             warmup = int(config.trainer.train_steps * task_config.warmup_proportion)
             config = experiment_lib.set_values(

@@ -138,11 +138,23 @@ class BertAdamW(_BertOptimizer):
     """
 
     def update_step(self, gradient, variable, learning_rate):
-        index, m, v = self._moments(gradient, variable)
-        update = m / (tf.sqrt(v) + self.epsilon)
+        # One fused kernel (`ResourceApplyAdam`, which XLA also compiles) updates m, v
+        # and the weights in a single pass over memory. With beta powers 0 its
+        # bias-corrected rate `lr * sqrt(1 - 0) / (1 - 0)` is `lr`: no bias correction,
+        # as the original. The decay `lr * wd * w` is taken from the weights first;
+        # the Adam part does not read them, so this is the original
+        # `w -= lr * (m / (sqrt(v) + eps) + wd * w)`.
+        index = self._get_variable_index(variable)
+        learning_rate = tf.cast(learning_rate, variable.dtype)
         if self._decays[index]:
-            update += self.weight_decay_rate * variable
-        self.assign_sub(variable, tf.cast(learning_rate, variable.dtype) * update)
+            self.assign_sub(variable, learning_rate * self.weight_decay_rate * variable)
+        zero = tf.zeros([], variable.dtype)
+        tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle, m=self._m[index].handle, v=self._v[index].handle,
+            beta1_power=zero, beta2_power=zero, lr=learning_rate,
+            beta1=tf.cast(self.beta_1, variable.dtype), beta2=tf.cast(self.beta_2, variable.dtype),
+            epsilon=tf.cast(self.epsilon, variable.dtype),
+            grad=tf.convert_to_tensor(tf.cast(gradient, variable.dtype)))
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
@@ -176,7 +188,7 @@ class Lamb(_BertOptimizer):
         self.assign_sub(variable, tf.cast(learning_rate, variable.dtype) * ratio * update)
 
 
-def create_optimizer(config, train_steps, mixed_precision_dtype="float32"):
+def create_optimizer(config, train_steps, mixed_precision_dtype="float32", clip=True):
     """The optimizer of an `OptimizerConfig`, with the original schedule and clipping.
 
     Args:
@@ -184,6 +196,8 @@ def create_optimizer(config, train_steps, mixed_precision_dtype="float32"):
         train_steps: int. The schedule decays to `end_learning_rate` here.
         mixed_precision_dtype: str. `float16` wraps it in a dynamic
             `keras.optimizers.LossScaleOptimizer`.
+        clip: bool. Clip by `config.clip_norm` in the optimizer (False: the
+            caller clips, as `Trainer` does with the global norm it logs).
     """
     schedule = WarmupPolynomialDecay(config.learning_rate, train_steps, config.warmup_steps,
                                      config.end_learning_rate, config.power)
@@ -191,7 +205,7 @@ def create_optimizer(config, train_steps, mixed_precision_dtype="float32"):
     optimizer = cls(learning_rate=schedule, weight_decay_rate=config.weight_decay_rate,
                     beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon,
                     exclude_from_weight_decay=config.exclude_from_weight_decay,
-                    global_clipnorm=config.clip_norm)
+                    global_clipnorm=config.clip_norm if clip else None)
     if mixed_precision_dtype == "float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer

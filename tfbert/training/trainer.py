@@ -12,8 +12,8 @@ XLA's CPU backend: see `runtime.jit_compile`.) The step:
    the loss of a global batch is the same on 1 device and on 8;
 2. runs `gradient_accumulation_steps` micro-batches and sums their gradients
    (the same gradient as the whole batch, with less memory);
-3. sums gradients over replicas once, clips them by global norm (inside the
-   optimizer) and applies the optimizer.
+3. sums gradients over replicas once, clips them by their global norm (the
+   norm it logs) and applies the optimizer.
 
 Checkpoints (`tfbert.training.checkpointing`) are saved every
 `checkpoint_interval` steps (loops end on those steps) and on SIGTERM; a run
@@ -96,7 +96,7 @@ class Trainer:
                 self.model = task.build_model()
                 self.optimizer = create_optimizer(config.trainer.optimizer,
                                                   config.trainer.train_steps,
-                                                  runtime.mixed_precision_dtype)
+                                                  runtime.mixed_precision_dtype, clip=False)
                 self.optimizer.build(self.model.trainable_variables)
                 self.global_step = tf.Variable(
                     0, dtype=tf.int64, trainable=False, name="global_step",
@@ -230,10 +230,20 @@ class Trainer:
             numerators = {k: numerators.get(k, 0.0) + v for k, v in nums.items()}
             metrics = {k: (metrics.get(k, (0.0, 0.0))[0] + n, metrics.get(k, (0.0, 0.0))[1] + d)
                        for k, (n, d) in sums.items()}
-        gradients = tf.distribute.get_replica_context().all_reduce(_SUM, gradients)
-        unscale = 1.0 / tf.cast(self.optimizer.scale_loss(1.0), tf.float32)
-        grad_norm = tf.linalg.global_norm(gradients) * unscale
+        if self.strategy.num_replicas_in_sync > 1:
+            gradients = tf.distribute.get_replica_context().all_reduce(_SUM, gradients)
+        # One global norm, logged and used for clipping. Under float16 loss scaling the
+        # gradients are scaled by S: clipping them to clip_norm * S is clipping the
+        # unscaled ones to clip_norm (non-finite norms make non-finite gradients, which
+        # the LossScaleOptimizer skips).
+        loss_scale = tf.cast(self.optimizer.scale_loss(1.0), tf.float32)
+        scaled_norm = tf.linalg.global_norm(gradients)
+        clip_norm = self.config.trainer.optimizer.clip_norm
+        if clip_norm:
+            gradients, _ = tf.clip_by_global_norm(gradients, clip_norm * loss_scale,
+                                                  use_norm=scaled_norm)
         self.optimizer.apply(gradients, self.model.trainable_variables)
+        grad_norm = scaled_norm / loss_scale
         return self._stats(numerators, scales, metrics), grad_norm
 
     def _replica_eval_step(self, features):
