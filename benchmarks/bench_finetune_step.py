@@ -3,11 +3,13 @@
 Contestants, the same model, sequence length 128, batch 32, 2 classes, trained on
 the real SST-2 dev sentences (872, each `[CLS] sentence [SEP]` padded to 128),
 dropout on, AdamW (weight decay 0.01, epsilon 1e-6), gradients clipped to global
-norm 1.0, float32 (or `--precisions=float32,bfloat16`):
+norm 1.0, float32 and bfloat16 (`--precisions`):
 - **tfbert**: `tfbert.training.Trainer` + `SentencePredictionTask` (`glue/sst2`,
   `init_checkpoint` = the HuggingFace directory), `steps_per_loop` steps per host
-  call, the whole step (optimizer included) one XLA program; features built by the
-  task's in-graph tokenizer before the clock starts.
+  call, the whole step (optimizer included) one compiled function, as the Trainer
+  compiles it by default (`runtime.jit_compile` auto: a TensorFlow graph on a CPU, XLA
+  on a GPU or TPU); bf16 = `runtime.mixed_precision_dtype=bfloat16`; features built by
+  the task's in-graph tokenizer before the clock starts.
 - **keras_hub**: `keras_hub.models.BertTextClassifier` on
   `BertBackbone.from_preset(<the same directory>)`, `model.fit` with
   `jit_compile=True` and `steps_per_execution` = the same loop length, Keras AdamW,
@@ -178,7 +180,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", default="minilm_l6",
                         help=f"comma list of {', '.join(common.MODELS)}")
-    parser.add_argument("--precisions", default="float32", help="float32 and/or bfloat16")
+    parser.add_argument("--precisions", default="float32,bfloat16",
+                        help="float32 and/or bfloat16")
     parser.add_argument("--contestants", default=",".join(CONTESTANTS))
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seq", type=int, default=128)

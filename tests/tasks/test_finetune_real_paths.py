@@ -1,8 +1,7 @@
 """Shortened real fine-tuning runs, one per task path: the real all-MiniLM-L6-v2
 from its HuggingFace weights, trained a few dozen steps on real data through
 `tfbert.tasks.finetune_run` (what `tfbert_finetune` runs), then scored with the
-task's full metric against chance. (MRPC has none: the full MRPC run does not learn
-yet, see benchmarks/RESULTS.md.) SST-2's run, which also exports the model, is
+task's full metric against chance. SST-2's run, which also exports the model, is
 tests/serving/test_export_sst2_minilm.py; the full runs are
 benchmarks/finetune_runs.sh."""
 
@@ -29,10 +28,11 @@ def _head(path, lines, out):
 
 
 def _run(task, minilm, tmp_path, steps, train, evaluation, train_seq, eval_seq, batch,
-         extra=""):
+         extra="", learning_rate=1e-4):
     override = (f"task.init_checkpoint={minilm},task.num_train_epochs=null,"
                 f"trainer.train_steps={steps},trainer.steps_per_loop={steps},"
-                f"trainer.checkpoint_interval={steps},trainer.optimizer.learning_rate=1e-4,"
+                f"trainer.checkpoint_interval={steps},"
+                f"trainer.optimizer.learning_rate={learning_rate},"
                 f"trainer.optimizer.warmup_steps={steps // 10},task.warmup_proportion=null,"
                 f"task.train_data.input_path={train},task.train_data.max_seq_length={train_seq},"
                 f"task.train_data.global_batch_size={batch},task.train_data.seed=1,"
@@ -41,6 +41,20 @@ def _run(task, minilm, tmp_path, steps, train, evaluation, train_seq, eval_seq, 
                 f"task.validation_data.global_batch_size=64,runtime.seed=1{extra}")
     return run_finetuning(load_config(task, params_override=override), str(tmp_path / "model"),
                           "train_and_eval")
+
+
+@pytest.mark.slow
+def test_real_minilm_learns_mrpc(shared_data, minilm, tmp_path):
+    mrpc = shared_data / "glue" / "MRPC"
+    train = _head(mrpc / "train.tsv", 1601, tmp_path / "train.tsv")  # header + 1,600 pairs
+    results = _run("glue/mrpc", minilm, tmp_path, 200, train, str(mrpc / "dev.tsv"), 64, 128,
+                   16, learning_rate=5e-5)
+    # Chance: the dev set is 68.4% paraphrases, so always answering "paraphrase" scores
+    # accuracy 0.684 (F1 0.812); a model that has not learned the pair task ends there
+    # (lr 1e-4 x batch 32 did, see official_configs/experiments/minilm_mrpc.yaml; so did
+    # 100 steps at seq 128: 0.686). Measured once, loaded machine: accuracy 0.757, F1 0.834.
+    print(results)
+    assert results["accuracy"] > 0.70 and results["f1"] > 0.812
 
 
 @pytest.mark.slow

@@ -49,6 +49,8 @@ def test_mlm_loss_falls_well_below_ln_vocab(shared_data, uncased_vocab, tmp_path
     assert losses[-1] < losses[0]
     assert after["masked_lm_accuracy"] > 0.03
     # The next-sentence head learns the label prior at least (the data holds ~58% random
-    # next sentences): its loss falls below ln 2. Beating that prior takes thousands of
-    # steps, beyond a CI budget (see docs/pretraining.md).
+    # next sentences): its loss falls below ln 2. Beating that prior on held-out pairs
+    # takes about 1,500 steps at sequence 128, ten minutes on 2 cores, more than this
+    # suite can spend on one test: benchmarks/pretraining_learning.py runs and records it
+    # (docs/pretraining.md, "What to expect").
     assert after["next_sentence_loss"] < math.log(2)
