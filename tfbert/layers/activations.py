@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_SQRT_HALF = math.sqrt(0.5)
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
@@ -22,8 +23,15 @@ def gelu_tanh(x):
 
 @keras.saving.register_keras_serializable(package="tfbert")
 def gelu_erf(x):
-    """GELU, exact form: `x * Phi(x)` with the Gaussian CDF."""
-    return keras.activations.gelu(x, approximate=False)
+    """GELU, exact form: `x * Phi(x) = 0.5x(1 + erf(x / sqrt(2)))`, as the original BERT's
+    first `modeling.py` and HuggingFace write it.
+
+    Not `keras.activations.gelu(x, approximate=False)`: TensorFlow computes that with
+    `erfc`, whose CPU kernel is 2.7x slower than `erf` in float32 and 7x in bfloat16
+    (4096 x 1536 values: 12.1 vs 4.5 ms, 56.3 vs 7.7 ms); in a bf16 MiniLM-L6 forward pass
+    it took more time than all the matmuls.
+    """
+    return 0.5 * x * (1.0 + ops.erf(x * _SQRT_HALF))
 
 
 _ACTIVATIONS = {
