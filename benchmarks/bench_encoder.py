@@ -317,10 +317,9 @@ def tf_encoder_fn(contestant, model, weights_dir):
             encoder = tfbert.BertEncoder(tfbert.model_config(config))
             huggingface.load_huggingface_weights(encoder, weights_dir)
 
-        accelerated = bool(tf.config.list_logical_devices("GPU")
-                           or tf.config.list_logical_devices("TPU"))
+        from tfbert.training.trainer import xla_by_default
 
-        @tf.function(jit_compile=accelerated)
+        @tf.function(jit_compile=xla_by_default())
         def forward(ids, mask, types):
             out = encoder({"input_word_ids": ids, "input_mask": mask, "input_type_ids": types},
                           training=False)

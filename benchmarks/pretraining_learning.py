@@ -34,26 +34,19 @@ sys.path.insert(0, str(REPO))
 
 import tensorflow as tf  # noqa: E402
 
+from tests.training.records import wikitext_records  # noqa: E402
 from tfbert.configs import experiment  # noqa: E402
-from tfbert.data import create_pretraining_data as cpd  # noqa: E402
-from tfbert.data import pretraining_corpus  # noqa: E402
 from tfbert.tasks.pretraining import PretrainingTask  # noqa: E402
-from tfbert.text.tokenizer import BertTokenizer  # noqa: E402
-from tfbert.text.vocab import load_vocab  # noqa: E402
 from tfbert.training.trainer import Trainer  # noqa: E402
 
 SEQ, PREDICTIONS, BATCH = 128, 20, 32
 
 
 def make_records(shared, output, dupe_factor, seed):
-    """Writes records made from WikiText-2 (valid); returns their next-sentence labels."""
-    vocab = load_vocab(str(shared / "vocab" / "bert-base-uncased-vocab.txt"))
-    options = cpd.PretrainingDataOptions(
-        max_seq_length=SEQ, max_predictions_per_seq=PREDICTIONS, dupe_factor=dupe_factor,
-        random_seed=seed, num_workers=1)
-    cpd.create_pretraining_data(
-        [str(shared / "text" / "wikitext2_valid_pretrain_format.txt")], [str(output)], vocab,
-        pretraining_corpus.batch_tokenizer(BertTokenizer(vocabulary=vocab)), options)
+    """Writes records made from WikiText-2 (valid) (the records of the CI learning test,
+    `tests.training.records.wikitext_records`); returns their next-sentence labels."""
+    wikitext_records(shared, shared / "vocab" / "bert-base-uncased-vocab.txt", output,
+                     SEQ, PREDICTIONS, dupe_factor=dupe_factor, seed=seed)
     return [tf.train.Example.FromString(record.numpy()).features
             .feature["next_sentence_labels"].int64_list.value[0]
             for record in tf.data.TFRecordDataset(str(output))]
