@@ -1,32 +1,41 @@
 """Speed of a fine-tuning step (sentence classification): tfbert against keras-hub and HuggingFace.
 
-Contestants, the same model, sequence length 128, batch 32, 2 classes, trained on
-the real SST-2 dev sentences (872, each `[CLS] sentence [SEP]` padded to 128),
-dropout on, AdamW (weight decay 0.01, epsilon 1e-6), gradients clipped to global
-norm 1.0, float32 and bfloat16 (`--precisions`):
+Contestants, the same model, batch 32, 2 classes, trained on the real SST-2 dev
+sentences (872, each `[CLS] sentence [SEP]`, at most 128 pieces), dropout on, AdamW
+(weight decay 0.01, epsilon 1e-6), gradients clipped to global norm 1.0, float32 and
+bfloat16 (`--precisions`); each as its library's fine-tuning path runs by default:
 - **tfbert**: `tfbert.training.Trainer` + `SentencePredictionTask` (`glue/sst2`,
   `init_checkpoint` = the HuggingFace directory), `steps_per_loop` steps per host
   call, the whole step (optimizer included) one compiled function, as the Trainer
   compiles it by default (`runtime.jit_compile` auto: a TensorFlow graph on a CPU, XLA
   on a GPU or TPU); bf16 = `runtime.mixed_precision_dtype=bfloat16`; features built by
-  the task's in-graph tokenizer before the clock starts.
+  the task's in-graph tokenizer before the clock starts; the default
+  `task.train_data.padding` ("auto": length buckets, each batch cut to its longest row
+  rounded up to 16).
+- **tfbert_128** (not run unless named in `--contestants`): tfbert with every batch
+  padded to 128 like the peers (`task.train_data.padding=max_seq_length`): the step
+  alone, without what the input pipeline saves.
 - **keras_hub**: `keras_hub.models.BertTextClassifier` on
   `BertBackbone.from_preset(<the same directory>)`, `model.fit` with
   `jit_compile=True` and `steps_per_execution` = the same loop length, Keras AdamW,
-  sparse categorical accuracy; inputs from `BertTextClassifierPreprocessor`, run once
-  before the clock starts.
+  sparse categorical accuracy; inputs from `BertTextClassifierPreprocessor` (padded to
+  `sequence_length` = 128), run once before the clock starts.
 - **hf_torch**: `transformers.BertForSequenceClassification.from_pretrained(<the same
   directory>)` + `torch.optim.AdamW` + `clip_grad_norm_`, eager, inputs from
-  `BertTokenizerFast`; bf16 with `torch.autocast("cpu", dtype=torch.bfloat16)`.
+  `BertTokenizerFast` padded to 128 (`run_glue.py`'s default, `pad_to_max_length`);
+  bf16 with `torch.autocast("cpu", dtype=torch.bfloat16)`.
+- **hf_torch_longest**: the same, each random batch padded to its longest sentence
+  (`DataCollatorWithPadding`'s way): the stronger HuggingFace baseline.
 - **matmul**: the TensorFlow matmul peak (see bench_encoder.py), measured in the same run.
 
 Models (as in bench_encoder.py): `minilm_l6`, the real all-MiniLM-L6-v2 weights
 (default); `bert_small`, `bert_base` (and `bert_tiny`, for `--quick`) with seeded random
 weights.
 
-FLOPs per step, the same count for everyone: 3 x (the encoder's forward FLOPs, formula
-in bench_encoder.py, + the head's 2*b*h*classes): the forward and the two backward
-products of every matmul.
+FLOPs per step, the same count for everyone: 3 x (the encoder's forward FLOPs at seq 128,
+formula in bench_encoder.py, + the head's 2*b*h*classes): the forward and the two backward
+products of every matmul, as a batch padded to 128 computes them (contestants that pad
+less do less work: their "fraction of peak" is an equivalent, above what they compute).
 
 Each measurement is a fresh subprocess (its peak RSS is reported); contestants
 alternate within each repetition; per run the median examples/s over the timed
@@ -38,6 +47,7 @@ the median over `--repeats` runs and tfbert's examples/s divided by each peer's.
 """
 
 import argparse
+import functools
 import json
 import os
 import pathlib
@@ -52,7 +62,7 @@ import bench_encoder as common  # noqa: E402  (numpy-only at import: safe for ev
 
 REPO = common.REPO
 OUT = REPO / "benchmarks" / "out" / "finetune_step.json"
-CONTESTANTS = ("tfbert", "keras_hub", "hf_torch")
+CONTESTANTS = ("tfbert", "keras_hub", "hf_torch", "hf_torch_longest")
 NUM_CLASSES = 2
 LEARNING_RATE = 2e-5
 
@@ -63,7 +73,8 @@ def step_flops(model, batch, seq):
     return 3 * (common.encoder_flops(model, batch, seq) + 2 * batch * hidden * NUM_CLASSES)
 
 
-def run_tfbert(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp):
+def run_tfbert(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp,
+               padding="auto"):
     from tfbert.configs import experiment
     from tfbert.tasks import finetune_run
     from tfbert.training.trainer import Trainer
@@ -72,7 +83,8 @@ def run_tfbert(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp):
     config = experiment.set_values(config, {
         "task.init_checkpoint": weights_dir, "task.train_data.input_path": str(common.SST2_DEV),
         "task.train_data.max_seq_length": seq, "task.train_data.global_batch_size": batch,
-        "task.train_data.seed": 1, "task.num_train_epochs": None,
+        "task.train_data.seed": 1, "task.train_data.padding": padding,
+        "task.num_train_epochs": None,
         "task.warmup_proportion": 0.1, "trainer.train_steps": loops * steps_per_loop,
         "trainer.steps_per_loop": steps_per_loop, "trainer.checkpoint_interval": 10**9,
         "trainer.optimizer.learning_rate": LEARNING_RATE,
@@ -129,7 +141,8 @@ def run_keras_hub(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp
     return [batch * steps_per_loop / t for t in times[1:]], losses[-1]
 
 
-def run_hf_torch(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp):
+def run_hf_torch(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp,
+                 longest=False):
     del tmp
     import contextlib
 
@@ -159,10 +172,11 @@ def run_hf_torch(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp)
                 order, position = torch.randperm(len(labels), generator=generator), 0
             rows = order[position:position + batch]
             position += batch
+            width = int(encoded["attention_mask"][rows].sum(1).max()) if longest else seq
             with autocast:
-                loss = model(input_ids=encoded["input_ids"][rows],
-                             attention_mask=encoded["attention_mask"][rows],
-                             token_type_ids=encoded["token_type_ids"][rows],
+                loss = model(input_ids=encoded["input_ids"][rows, :width],
+                             attention_mask=encoded["attention_mask"][rows, :width],
+                             token_type_ids=encoded["token_type_ids"][rows, :width],
                              labels=labels[rows]).loss
             optimizer.zero_grad()
             loss.backward()
@@ -172,7 +186,9 @@ def run_hf_torch(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp)
     return rates[1:], float(loss.detach())
 
 
-RUNNERS = {"tfbert": run_tfbert, "keras_hub": run_keras_hub, "hf_torch": run_hf_torch}
+RUNNERS = {"tfbert": run_tfbert, "keras_hub": run_keras_hub, "hf_torch": run_hf_torch,
+           "hf_torch_longest": functools.partial(run_hf_torch, longest=True),
+           "tfbert_128": functools.partial(run_tfbert, padding="max_seq_length")}
 
 
 def main():

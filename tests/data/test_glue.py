@@ -149,10 +149,45 @@ def test_features_and_dataset_on_real_mrpc(shared_data, tokenizer):
         longest = lengths[start:start + 16].max()
         assert batch["input_word_ids"].shape[1] == longest  # padded to the batch's longest
         np.testing.assert_array_equal(batch["input_word_ids"], ids[start:start + 16, :longest])
-    static = list(finetuning.make_dataset(features, batch_size=16, static_shapes=True,
+    static = list(finetuning.make_dataset(features, batch_size=16, padding="max_seq_length",
                                           drop_remainder=True))
     assert [tuple(b["input_mask"].shape) for b in static] == [(16, 48), (16, 48)]
     shuffled = next(iter(finetuning.make_dataset(features, batch_size=40, shuffle=True, seed=1)))
     order = shuffled["example_index"].numpy()
     assert sorted(order.tolist()) == list(range(40)) and order.tolist() != list(range(40))
     np.testing.assert_array_equal(shuffled["label_ids"], features["label_ids"][order])
+
+
+def test_length_bucketing_on_real_sst2(shared_data, tokenizer):
+    data = glue.read_glue("sst2", shared_data / "glue", "dev")
+    data.examples = data.examples[:320]
+    features = glue.classification_features(data, tokenizer, seq_length=128)
+    features["example_index"] = np.arange(320, dtype=np.int32)
+    lengths = features["input_mask"].sum(axis=1)
+
+    def batches(padding):
+        dataset = finetuning.make_dataset(features, batch_size=16, shuffle=True, repeat=True,
+                                          seed=3, drop_remainder=True, padding=padding)
+        return list(dataset.take(80))  # 1,280 examples: 4 epochs
+
+    def filled(batches):  # real tokens / batch cells
+        return (sum(int(b["input_mask"].numpy().sum()) for b in batches)
+                / sum(b["input_mask"].numpy().size for b in batches))
+
+    bucketed = batches("bucket")
+    seen = np.zeros(320, int)
+    for batch in bucketed:
+        rows = batch["example_index"].numpy()
+        seen[rows] += 1
+        width = batch["input_word_ids"].shape[1]
+        assert batch["input_word_ids"].shape[0] == 16 and width % 16 == 0
+        assert set(-(-lengths[rows] // 16) * 16) == {width}  # one bucket, cut to its length
+        np.testing.assert_array_equal(batch["input_word_ids"],
+                                      features["input_word_ids"][rows, :width])
+        np.testing.assert_array_equal(batch["label_ids"], features["label_ids"][rows])
+    # Every example about once per epoch; a rare length waits until its bucket fills.
+    assert seen.min() >= 1 and seen.max() <= 5 and np.median(seen) == 4
+    by_batch, fixed = filled(batches("batch")), filled(batches("max_seq_length"))
+    assert fixed < 0.2 < by_batch < 0.6 < filled(bucketed)
+    with pytest.raises(ValueError, match="padding must be one of"):
+        finetuning.make_dataset(features, batch_size=16, padding="longest")

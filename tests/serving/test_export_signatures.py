@@ -132,6 +132,23 @@ def test_classification_outputs_and_serve_examples(exports):
 
 
 @pytest.mark.slow
+def test_large_batches_run_in_sorted_slices(exports):
+    """40 texts of mixed lengths (over 4 x 8 rows: `by_length` slices them) give, in their
+    order, what the model gives each text alone."""
+    exported = exports("classification")
+    assert "InvertPermutation" in saved_model_ops(exported.path)  # by_length is in the graph
+    words = " ".join(SENTENCES).split()
+    texts = [" ".join(words[i % 5:i % 5 + 1 + (7 * i) % 19]) for i in range(40)]
+    out = NativeSavedModel(exported.path).run("serving_default", {"text": text_array(*texts)})
+    alone = [exported.model(exported.preprocessor(tf.constant([t])), training=False)["logits"]
+             for t in texts]
+    np.testing.assert_allclose(out["logits"], np.concatenate(alone), atol=2e-5, rtol=1e-5)
+    packed = exported.preprocessor(tf.constant(texts))
+    lengths = packed["input_mask"].numpy().sum(axis=1)
+    assert len(set(lengths.tolist())) > 10 and lengths.max() > 3 * lengths.min()
+
+
+@pytest.mark.slow
 def test_pair_regression_signatures(exports):
     exported = exports("pair_regression")
     runner = NativeSavedModel(exported.path)

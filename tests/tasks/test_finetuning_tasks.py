@@ -119,3 +119,16 @@ def test_own_classification_files(uncased_vocab, tmp_path):
     batch = next(iter(task.build_inputs(task_config.train_data, is_training=True)))
     assert tuple(batch["input_word_ids"].shape) == (2, 16)  # static shapes for the Trainer
     assert batch["is_real_example"].numpy().tolist() == [1.0, 1.0]
+
+
+def test_auto_padding_per_task():  # (on a TPU "auto" is "max_seq_length": no TPU here)
+    sentences = SentencePredictionTask(SentencePredictionConfig(model="bert_tiny_uncased"))
+    tagging = TaggingTask(TaggingConfig(model="bert_tiny_uncased", label_names=["O", "B-X"]))
+    auto = DataConfig()
+    assert sentences.padding(auto, True) == "bucket" and tagging.padding(auto, True) == "bucket"
+    assert sentences.padding(auto, False) == "batch"
+    assert tagging.padding(auto, False) == "max_seq_length"  # predict concatenates tokens
+    assert sentences.padding(DataConfig(padding="bucket"), False) == "batch"  # keeps order
+    assert sentences.padding(DataConfig(padding="max_seq_length"), True) == "max_seq_length"
+    with pytest.raises(ValueError, match="padding must be 'auto' or one of"):
+        sentences.padding(DataConfig(padding="longest"), True)

@@ -40,6 +40,13 @@ class DataConfig:
         shuffle: bool or None. None: shuffle when training.
         shuffle_buffer_size: int. Records in the shuffle buffer.
         seed: int or None. Seed of the shuffles.
+        padding: str. Fine-tuning data only (pre-training records are always
+            `max_seq_length` long): `"max_seq_length"`, `"batch"` (each batch cut to
+            its longest row, rounded up to 16), `"bucket"` (training: examples of
+            similar length batched together, then as "batch"; evaluation: as
+            "batch"), or `"auto"`: "max_seq_length" on a TPU, else "bucket" for
+            training and "batch" for evaluation ("max_seq_length" for the
+            evaluation of token-level tasks). See `tfbert.data.finetuning`.
     """
 
     input_path: str = ""
@@ -49,6 +56,7 @@ class DataConfig:
     shuffle: bool | None = None
     shuffle_buffer_size: int = 100
     seed: int | None = None
+    padding: str = "auto"
 
 
 @dataclasses.dataclass

@@ -6,13 +6,19 @@ eagerly on chunks of texts; they are kept as int32 numpy arrays `[N, seq]`
 (padded with the vocab's [PAD] id, `input_mask` 0 on padding) plus
 per-example values. `make_dataset` turns them into batches of int32 dicts.
 
-Padding to the batch's longest sequence, rounded up to a multiple of 16 so
-that an XLA-compiled step sees few shapes (`static_shapes=False`, the default
-off TPUs), cuts the work of short-text tasks several times over: SST-2 has 13
-word pieces per sentence on average, so a batch padded to 128 is mostly
-padding. It changes no result (padding is masked). TPUs and XLA want one
-shape: `static_shapes=True` keeps every batch at `seq_length` (and
-`drop_remainder=True` keeps the batch size fixed).
+Padding (`make_dataset(padding=...)`, `task.*_data.padding`):
+- `"max_seq_length"`: every batch at `seq_length` (one shape: TPUs need it);
+- `"batch"`: each batch cut to its longest row, rounded up to a multiple of
+  `LENGTH_MULTIPLE` (16) so that a compiled step sees few shapes;
+- `"bucket"`: as `"batch"`, and examples of similar length (the same multiple
+  of 16) are batched together (`tf.data.Dataset.bucket_by_sequence_length`),
+  so a batch is hardly padded at all. Training only: it changes which
+  examples share a batch (each still comes once per epoch's shuffle), never a
+  result on a given batch, since padding is masked.
+SST-2 has 13 word pieces per sentence on average (66 at most): at 128, a batch
+is 90% padding; `"batch"` cuts it to the longest sentence of 32 random ones
+(about 40), `"bucket"` to about the batch's own length (see RESULTS.md for the
+step speed).
 
 Example:
 
@@ -129,8 +135,11 @@ def pack_segments(segments, cls_id, sep_id):
 LENGTH_MULTIPLE = 16
 
 
+PADDINGS = ("max_seq_length", "batch", "bucket")
+
+
 def make_dataset(features, batch_size, shuffle=False, repeat=False, seed=None,
-                 drop_remainder=False, static_shapes=False, shuffle_buffer=None):
+                 drop_remainder=False, padding="batch", shuffle_buffer=None):
     """A `tf.data.Dataset` of batches from feature arrays.
 
     Args:
@@ -141,15 +150,15 @@ def make_dataset(features, batch_size, shuffle=False, repeat=False, seed=None,
         shuffle: shuffle the examples (each epoch anew).
         repeat: repeat forever (training).
         seed: shuffling seed.
-        drop_remainder: drop a last, smaller batch (fixed batch shape).
-        static_shapes: keep every sequence at its full `seq` length; if
-            False, each batch is cut to its longest row rounded up to a
-            multiple of `LENGTH_MULTIPLE` (see module doc).
+        drop_remainder: drop a last, smaller batch (fixed batch size).
+        padding: `"max_seq_length"`, `"batch"` or `"bucket"` (see the module doc).
         shuffle_buffer: default: all N examples.
 
     Returns:
         A dataset of dicts of tensors; int64 arrays become int32.
     """
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}; got {padding!r}")
     if "input_mask" not in features:
         raise ValueError(f"features need an 'input_mask'; got {sorted(features)}")
     num = len(features["input_mask"])
@@ -168,8 +177,16 @@ def make_dataset(features, batch_size, shuffle=False, repeat=False, seed=None,
         dataset = dataset.shuffle(shuffle_buffer or num, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    if not static_shapes:
+    if padding == "bucket":
+        # Bucket i holds lengths 16i+1 .. 16(i+1): the length its batches are cut to.
+        boundaries = list(range(LENGTH_MULTIPLE + 1, seq_length + 1, LENGTH_MULTIPLE))
+        dataset = dataset.bucket_by_sequence_length(
+            lambda example: tf.reduce_sum(example["input_mask"]), boundaries,
+            [batch_size] * (len(boundaries) + 1), no_padding=True,
+            drop_remainder=drop_remainder)
+    else:
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if padding != "max_seq_length":
         def trim(batch):
             length = tf.reduce_max(tf.reduce_sum(batch["input_mask"], axis=1))
             length = tf.minimum(-(-length // LENGTH_MULTIPLE) * LENGTH_MULTIPLE, seq_length)

@@ -11,20 +11,27 @@ import math
 import keras
 from keras import ops
 
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _SQRT_HALF = math.sqrt(0.5)
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
 def gelu_tanh(x):
-    """GELU, tanh approximation: `0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))`."""
-    return 0.5 * x * (1.0 + ops.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * ops.power(x, 3))))
+    """GELU, tanh approximation: `0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))`.
+
+    Keras' `gelu(approximate=True)` is this formula (on TensorFlow, `tf.nn.gelu`), written
+    the way TensorFlow's graph optimizer recognises: after a Dense it becomes part of one
+    fused oneDNN MatMul + BiasAdd + GELU kernel on a CPU. (The same formula written out
+    with `ops.tanh` and `ops.power` is not recognised: 2.7x slower after a 384 -> 1536
+    Dense in bf16.)
+    """
+    return keras.activations.gelu(x, approximate=True)
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
 def gelu_erf(x):
     """GELU, exact form: `x * Phi(x) = 0.5x(1 + erf(x / sqrt(2)))`, as the original BERT's
-    first `modeling.py` and HuggingFace write it.
+    first `modeling.py` and HuggingFace write it. TensorFlow's graph optimizer recognises
+    this form: after a Dense on a CPU, MatMul + BiasAdd + GELU run as one oneDNN kernel.
 
     Not `keras.activations.gelu(x, approximate=False)`: TensorFlow computes that with
     `erfc`, whose CPU kernel is 2.7x slower than `erf` in float32 and 7x in bfloat16

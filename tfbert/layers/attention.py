@@ -47,7 +47,11 @@ class SelfAttention(keras.layers.Layer):
         initializer_range: float. Stddev of the truncated-normal init.
 
     Call arguments:
-        inputs: `[batch, seq, hidden]`.
+        inputs: `[batch, seq, hidden]`, or the same tokens as a matrix
+            `[batch * seq, hidden]` (what `TransformerEncoderBlock` passes: on a 2-D
+            input each projection is one MatMul + BiasAdd, which TensorFlow's graph
+            optimizer fuses into one oneDNN kernel; a 3-D input puts a Reshape between
+            them). The output has the input's shape.
         attention_bias: `[batch, 1, 1, seq]` additive bias (see `AttentionMask`).
         training: bool. Applies dropout when True.
 
@@ -79,25 +83,31 @@ class SelfAttention(keras.layers.Layer):
             layer.build(inputs_shape)
         self.attention_output.build(tuple(inputs_shape[:-1]) + (self.num_heads * self.head_size,))
 
-    def _split_heads(self, x):
-        # [batch, seq, heads * head_size] -> [batch, heads, seq, head_size]
-        shape = ops.shape(x)
-        x = ops.reshape(x, (shape[0], shape[1], self.num_heads, self.head_size))
+    def _split_heads(self, x, batch, seq):
+        # [batch, seq, heads * head_size] or [batch * seq, ...] -> [batch, heads, seq, head_size]
+        x = ops.reshape(x, (batch, seq, self.num_heads, self.head_size))
         return ops.transpose(x, (0, 2, 1, 3))
 
     def call(self, inputs, attention_bias, training=False):
+        # Batch and length from the bias [batch, 1, 1, seq]: the input may be a token matrix
+        # (and -1 in a reshape is undefined for an empty batch).
+        batch, seq = ops.shape(attention_bias)[0], ops.shape(attention_bias)[3]
         # Scaling the query before the product is the same math as scaling the scores.
-        query = self._split_heads(self.query(inputs) * (1.0 / math.sqrt(self.head_size)))
-        key = self._split_heads(self.key(inputs))
-        value = self._split_heads(self.value(inputs))
+        query = self._split_heads(self.query(inputs) * (1.0 / math.sqrt(self.head_size)),
+                                  batch, seq)
+        key = self._split_heads(self.key(inputs), batch, seq)
+        value = self._split_heads(self.value(inputs), batch, seq)
         scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))  # [b, heads, seq, seq]
         scores = ops.cast(scores, "float32") + ops.cast(attention_bias, "float32")
         probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         probs = self.dropout(probs, training=training)
         context = ops.matmul(probs, value)  # [batch, heads, seq, head_size]
-        context = ops.transpose(context, (0, 2, 1, 3))
-        shape = ops.shape(context)
-        context = ops.reshape(context, (shape[0], shape[1], self.num_heads * self.head_size))
+        context = ops.transpose(context, (0, 2, 1, 3))  # [batch, seq, heads, head_size]
+        width = self.num_heads * self.head_size
+        if len(inputs.shape) == 2:
+            context = ops.reshape(context, (-1, width))
+        else:
+            context = ops.reshape(context, (batch, seq, width))
         return self.attention_output(context)
 
     def compute_output_shape(self, inputs_shape, attention_bias_shape):

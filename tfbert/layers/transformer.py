@@ -1,6 +1,7 @@
 """`TransformerEncoderBlock`: one post-LayerNorm BERT layer."""
 
 import keras
+from keras import ops
 
 from tfbert.layers.activations import get_activation
 from tfbert.layers.attention import SelfAttention
@@ -81,12 +82,19 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.output_layer_norm.build(inputs_shape)
 
     def call(self, inputs, attention_bias, training=False):
-        attention = self.self_attention(inputs, attention_bias, training=training)
+        # The block works on the tokens as one [batch * seq, hidden] matrix, as the
+        # original's transformer_model does: then each Dense is MatMul + BiasAdd (+ GELU,
+        # + the residual add) with nothing between them, and TensorFlow's graph optimizer
+        # fuses them into one oneDNN kernel (bf16 BERT-Base on a CPU: most of the
+        # elementwise time goes away).
+        shape = ops.shape(inputs)
+        tokens = ops.reshape(inputs, (-1, inputs.shape[-1]))
+        attention = self.self_attention(tokens, attention_bias, training=training)
         attention = self.dropout(attention, training=training)
-        hidden = self.attention_layer_norm(inputs + attention)
+        hidden = self.attention_layer_norm(tokens + attention)
         output = self.output_dense(self.intermediate(hidden))
         output = self.dropout(output, training=training)
-        return self.output_layer_norm(hidden + output)
+        return ops.reshape(self.output_layer_norm(hidden + output), shape)
 
     def compute_output_shape(self, inputs_shape, attention_bias_shape):
         return inputs_shape

@@ -10,7 +10,9 @@
 
 Texts are tokenized in the graph and truncated to the preprocessor's
 `seq_length` as the original fine-tuning code truncates; a batch is padded
-only to its longest packed text (`export.pack_to_longest`).
+only to its longest packed text (`export.pack_to_longest`), and a batch of 32 or
+more runs as 4 slices sorted by length, each padded to its own longest
+(`export.by_length`).
 """
 
 import numpy as np
@@ -21,6 +23,7 @@ from tfbert.serving.export import (
     REGRESS,
     WARMUP_TEXTS,
     Endpoint,
+    by_length,
     pack_to_longest,
     string_specs,
     text_example,
@@ -51,7 +54,7 @@ def endpoints(model, preprocessor, label_names=None, pair=False, regression=Fals
     keys = ("text_a", "text_b") if pair else ("text",)
 
     def heads(packed):
-        logits = model(packed, training=False)["logits"]              # [batch, classes]
+        logits = by_length(lambda part: model(part, training=False)["logits"], packed)
         if regression:
             return {"score": logits[:, 0]}
         label_id = tf.argmax(logits, axis=-1, output_type=tf.int32)

