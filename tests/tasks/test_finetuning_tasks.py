@@ -130,5 +130,7 @@ def test_auto_padding_per_task():  # (on a TPU "auto" is "max_seq_length": no TP
     assert tagging.padding(auto, False) == "max_seq_length"  # predict concatenates tokens
     assert sentences.padding(DataConfig(padding="bucket"), False) == "batch"  # keeps order
     assert sentences.padding(DataConfig(padding="max_seq_length"), True) == "max_seq_length"
+    assert sentences.padding(DataConfig(padding="batch"), True) == "batch"
+    assert tagging.padding(DataConfig(padding="batch"), False) == "max_seq_length"
     with pytest.raises(ValueError, match="padding must be 'auto' or one of"):
         sentences.padding(DataConfig(padding="longest"), True)

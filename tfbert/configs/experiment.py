@@ -43,10 +43,11 @@ class DataConfig:
         padding: str. Fine-tuning data only (pre-training records are always
             `max_seq_length` long): `"max_seq_length"`, `"batch"` (each batch cut to
             its longest row, rounded up to 16), `"bucket"` (training: examples of
-            similar length batched together, then as "batch"; evaluation: as
-            "batch"), or `"auto"`: "max_seq_length" on a TPU, else "bucket" for
-            training and "batch" for evaluation ("max_seq_length" for the
-            evaluation of token-level tasks). See `tfbert.data.finetuning`.
+            similar length batched together, then as "batch"), or `"auto"`
+            ("bucket" for training). Evaluation never buckets (it keeps the file
+            order): "batch", or "max_seq_length" for token-level tasks (tagging,
+            SQuAD). On a TPU every batch is "max_seq_length". See
+            `tfbert.data.finetuning`.
     """
 
     input_path: str = ""

@@ -12,13 +12,12 @@ Padding (`make_dataset(padding=...)`, `task.*_data.padding`):
   `LENGTH_MULTIPLE` (16) so that a compiled step sees few shapes;
 - `"bucket"`: as `"batch"`, and examples of similar length (the same multiple
   of 16) are batched together (`tf.data.Dataset.bucket_by_sequence_length`),
-  so a batch is hardly padded at all. Training only: it changes which
+  so batches are little padded. Training only: it changes which
   examples share a batch (each still comes once per epoch's shuffle), never a
   result on a given batch, since padding is masked.
-SST-2 has 13 word pieces per sentence on average (66 at most): at 128, a batch
-is 90% padding; `"batch"` cuts it to the longest sentence of 32 random ones
-(about 40), `"bucket"` to about the batch's own length (see RESULTS.md for the
-step speed).
+The SST-2 dev sentences average 25 pieces: padded to 128 a batch is 80%
+padding, 32 random ones cut to their longest 55%, bucketed 23% (see
+RESULTS.md for the step speed).
 
 Example:
 

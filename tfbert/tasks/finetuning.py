@@ -190,24 +190,21 @@ class FinetuningTask(Task):
     def padding(self, data_config, is_training):
         """`make_dataset`'s padding for `data_config` (its `padding`, "auto" resolved).
 
-        "auto": one shape on a TPU (the Trainer builds inputs in its strategy's
-        scope); else length bucketing for training, and each batch cut to its
-        longest for evaluation, unless the task's outputs are per token (their
-        batches are concatenated by `predict`).
+        On a TPU (the Trainer builds inputs in its strategy's scope) always one shape.
+        Training: "auto" is length bucketing. Evaluation keeps the file order (no
+        buckets): each batch cut to its longest, except for tasks whose outputs are
+        per token (`predict` concatenates them over batches: one length).
         """
         padding = data_config.padding
-        if padding == "auto":
-            if isinstance(tf.distribute.get_strategy(), tf.distribute.TPUStrategy):
-                return "max_seq_length"
-            if is_training:
-                return "bucket"
-            return "max_seq_length" if self.token_level_outputs else "batch"
-        if padding not in PADDINGS:
+        if padding != "auto" and padding not in PADDINGS:
             raise ValueError(f"task.*_data.padding must be 'auto' or one of {PADDINGS}; "
                              f"got {padding!r}")
-        if not is_training and padding == "bucket":  # evaluation keeps the file order
-            return "max_seq_length" if self.token_level_outputs else "batch"
-        return padding
+        if padding == "max_seq_length" or isinstance(tf.distribute.get_strategy(),
+                                                     tf.distribute.TPUStrategy):
+            return "max_seq_length"
+        if is_training:
+            return "bucket" if padding == "auto" else padding
+        return "max_seq_length" if self.token_level_outputs else "batch"
 
     # === Prediction ===
 

@@ -3,7 +3,8 @@
 One code path for every strategy: a `tf.function` runs `steps_per_loop`
 steps per host call (`tf.range` loop), each step a `strategy.run` of the
 per-replica step. Inside the step, the forward and backward passes are one
-XLA-compiled function (`jit_compile=True`, static shapes, int32 features); on
+XLA-compiled function (`jit_compile=True`, int32 features, static shapes on a TPU;
+fine-tuning batches elsewhere come in a few lengths, one program each); on
 one device the whole step, optimizer included, is one XLA program, as a TPU
 runs it. (On CPUs the step runs as a TensorFlow graph by default, faster there than
 XLA's CPU backend: see `runtime.jit_compile`.) The step:
