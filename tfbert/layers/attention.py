@@ -48,7 +48,7 @@ class SelfAttention(keras.layers.Layer):
 
     Call arguments:
         inputs: `[batch, seq, hidden]`, or the same tokens as a matrix
-            `[batch * seq, hidden]` (what `TransformerEncoderBlock` passes: on a 2-D
+            `[batch * seq, hidden]` (what `TransformerEncoderBlock` passes at inference: on a 2-D
             input each projection is one MatMul + BiasAdd, which TensorFlow's graph
             optimizer fuses into one oneDNN kernel; a 3-D input puts a Reshape between
             them). The output has the input's shape.
