@@ -48,10 +48,10 @@ class SelfAttention(keras.layers.Layer):
 
     Call arguments:
         inputs: `[batch, seq, hidden]`, or the same tokens as a matrix
-            `[batch * seq, hidden]` (what `TransformerEncoderBlock` passes at inference: on a 2-D
-            input each projection is one MatMul + BiasAdd, which TensorFlow's graph
-            optimizer fuses into one oneDNN kernel; a 3-D input puts a Reshape between
-            them). The output has the input's shape.
+            `[batch * seq, hidden]` (what `TransformerEncoderBlock` passes at
+            inference: on a 2-D input each projection is one MatMul + BiasAdd, which
+            TensorFlow's graph optimizer fuses into one oneDNN kernel; a 3-D input puts
+            a Reshape between them). The output has the input's shape.
         attention_bias: `[batch, 1, 1, seq]` additive bias (see `AttentionMask`).
         training: bool. Applies dropout when True.
 

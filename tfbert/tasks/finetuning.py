@@ -84,7 +84,7 @@ class FinetuningTask(Task):
     """
 
     # Whether the model's outputs are per token (tagging, SQuAD): `predict` concatenates
-    # them over batches, so evaluation batches keep one length ("auto" padding).
+    # them over batches, so their evaluation batches keep one length (see `padding`).
     token_level_outputs = False
 
     def __init__(self, config):
