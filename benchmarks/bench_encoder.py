@@ -15,7 +15,15 @@ WordPiece pieces packed into full rows of `--seq` tokens, no padding), batch
   `torch.inference_mode()`, `torch.set_num_threads(cpu_count)`.
 - **matmul**: the machine's TensorFlow matmul peak, float32 and bfloat16: chains of
   2048x2048 matmuls in a `tf.function`, both as a plain graph (oneDNN) and with
-  `jit_compile=True`; the peak of a dtype is the faster of the two.
+  `jit_compile=True`; the peak of a dtype is the faster of the two. This VM's peak
+  moves between processes and over minutes, so the TensorFlow contestants also time a
+  chain of 4 such matmuls (graph mode) right after every timed batch, in their own
+  process: `fraction_of_interleaved_peak` is the median over batches of the batch's
+  FLOP/s divided by that chain's.
+- **matmuls alone** (not a contestant): the encoder's matmuls in its shapes and order
+  and nothing else (no softmax, LayerNorm, GELU, bias, transpose or cast), a TensorFlow
+  graph: the speed no implementation of the encoder passes on this machine, and its
+  fraction of the peak.
 
 Precisions: `float32`, and `bfloat16` = keras `mixed_bfloat16` policy (tfbert,
 keras-hub: float32 variables, bfloat16 compute) / `torch.autocast("cpu",
@@ -241,6 +249,10 @@ def contestant_table(contestant_runs, rate_key, flops_per_item, peak, extra_keys
             "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in good),
             "achieved_flops": achieved,
             "fraction_of_peak": achieved / peak if peak else None}
+        interleaved = [r["fraction_of_interleaved_peak"] for r in good
+                       if "fraction_of_interleaved_peak" in r]
+        if interleaved:
+            table[contestant]["fraction_of_interleaved_peak"] = statistics.median(interleaved)
     ours = table.get("tfbert", {}).get(rate_key)
     for row in table.values():
         if ours and rate_key in row:
@@ -250,31 +262,38 @@ def contestant_table(contestant_runs, rate_key, flops_per_item, peak, extra_keys
 
 # === Matmul peak ===
 
+def matmul_chain(size, dtype, jit_compile=False, chain_length=10):
+    """`(run, flops)`: `run()` computes `chain_length` chained `size`x`size` matmuls of
+    `dtype` in a `tf.function` (a plain graph, oneDNN, or XLA) and waits for the result."""
+    import tensorflow as tf
+
+    a = tf.cast(tf.random.normal((size, size), seed=1), dtype)
+    b = tf.cast(tf.random.normal((size, size), seed=2) / size ** 0.5, dtype)
+
+    @tf.function(jit_compile=jit_compile)
+    def chain(a, b):
+        for _ in range(chain_length):
+            a = tf.matmul(a, b)
+        return a
+
+    chain(a, b).numpy()
+    return (lambda: chain(a, b).numpy()), chain_length * 2 * size ** 3
+
+
 def measure_matmul(size, iters, dtypes=PRECISIONS):
     """FLOP/s of chained `size`x`size` matmuls in a tf.function, per dtype, as a graph (oneDNN)
     and under XLA; `peak` is the faster of the two."""
-    import tensorflow as tf
-
-    chain_length = 10
     found = {}
     for dtype in dtypes:
-        a = tf.cast(tf.random.normal((size, size), seed=1), dtype)
-        b = tf.cast(tf.random.normal((size, size), seed=2) / size ** 0.5, dtype)
         found[dtype] = {}
         for mode, jit in (("graph", False), ("xla", True)):
-            @tf.function(jit_compile=jit)
-            def chain(a, b):
-                for _ in range(chain_length):
-                    a = tf.matmul(a, b)
-                return a
-
-            chain(a, b).numpy()
+            run, flops = matmul_chain(size, dtype, jit)
             times = []
             for _ in range(iters):
                 start = time.perf_counter()
-                chain(a, b).numpy()
+                run()
                 times.append(time.perf_counter() - start)
-            found[dtype][mode] = chain_length * 2 * size ** 3 / statistics.median(times)
+            found[dtype][mode] = flops / statistics.median(times)
         found[dtype]["peak"] = max(found[dtype]["graph"], found[dtype]["xla"])
     return found
 
@@ -339,8 +358,10 @@ def tf_encoder_fn(contestant, model, weights_dir):
 
 
 def measure_encoder(contestant, model, precision, weights_dir, batch, seq, warmup, iters,
-                    output_file):
-    """Times `iters` forward passes; saves the float32 sequence_output of the batch."""
+                    output_file, matmul_size=None):
+    """Times `iters` forward passes; saves the float32 sequence_output of the batch. With
+    `matmul_size`, TensorFlow contestants also set each batch's FLOP/s against a
+    `matmul_size` matmul chain timed right after it."""
     arrays = packed_inputs(batch, seq, os.path.join(weights_dir, "vocab.txt"))
     if contestant == "hf_torch":
         import contextlib
@@ -371,17 +392,74 @@ def measure_encoder(contestant, model, precision, weights_dir, batch, seq, warmu
             sequence, pooled = forward(ids, mask, types)
             return (tf.cast(sequence, tf.float32).numpy(), tf.cast(pooled, tf.float32).numpy())
 
+    chain = (matmul_chain(matmul_size, precision, chain_length=4)
+             if matmul_size and contestant != "hf_torch" else None)
+    result, (sequence, _) = time_batches(call, warmup, iters, encoder_flops(model, batch, seq),
+                                         chain)
+    np.save(output_file, sequence)
+    return {**result, "tokens_per_s": batch * seq / result["seconds_per_batch"]}
+
+
+def time_batches(call, warmup, iters, flops, chain=None):
+    """`(timings, last output)` of `iters` calls after `warmup` untimed ones. With `chain`
+    (`matmul_chain`'s `(run, flops)`), a matmul chain is timed right after every call, in
+    the same process: this VM's peak moves between processes and over minutes (bf16
+    chains at 550 and 1,190 GFLOP/s in consecutive runs), so each call's FLOP/s (`flops`
+    per call) is also set against the peak of the moment."""
     for _ in range(warmup):
         call()
-    times = []
+    times, fractions = [], []
     for _ in range(iters):
         start = time.perf_counter()
-        sequence, _ = call()
+        output = call()
         times.append(time.perf_counter() - start)
-    np.save(output_file, sequence)
-    seconds = statistics.median(times)
-    return {"seconds_per_batch": seconds, "tokens_per_s": batch * seq / seconds,
-            "times": times, "peak_rss_mb": peak_rss_mb()}
+        if chain:
+            run, chain_flops = chain
+            start = time.perf_counter()
+            run()
+            fractions.append(flops / times[-1] / (chain_flops / (time.perf_counter() - start)))
+    result = {"seconds_per_batch": statistics.median(times), "times": times,
+              "peak_rss_mb": peak_rss_mb()}
+    if fractions:
+        result["fractions_of_interleaved_peak"] = fractions
+        result["fraction_of_interleaved_peak"] = statistics.median(fractions)
+    return result, output
+
+
+def measure_ceiling(model, precision, batch, seq, warmup, iters, matmul_size):
+    """The encoder's matmuls alone, in the encoder's shapes and order and nothing else (no
+    softmax, LayerNorm, GELU, bias, transpose or cast; one scaling multiply of the scores
+    per layer keeps the values finite): the speed no implementation of this encoder can
+    pass on this machine. A TensorFlow graph of `precision` (oneDNN)."""
+    import tensorflow as tf
+
+    s = MODELS[model]
+    h, i, heads = s["hidden"], s["intermediate"], s["heads"]
+    rng = np.random.default_rng(0)
+
+    def weight(rows, columns):
+        return tf.constant(rng.normal(0, rows ** -0.5, (rows, columns)), precision)
+
+    layers = [[weight(h, h) for _ in range(4)] + [weight(h, i), weight(i, h)]
+              for _ in range(s["layers"])]
+    x0 = tf.constant(rng.normal(0, 1, (batch * seq, h)), precision)
+
+    @tf.function
+    def matmuls(x):
+        def heads_of(t):  # [batch * seq, h] -> [batch, heads, seq, h / heads] (no copy)
+            return tf.reshape(t, (batch, heads, seq, h // heads))
+
+        for wq, wk, wv, wo, w1, w2 in layers:
+            scores = tf.linalg.matmul(heads_of(x @ wq), heads_of(x @ wk), transpose_b=True)
+            context = tf.reshape(tf.linalg.matmul(scores * seq ** -0.5, heads_of(x @ wv)),
+                                 (batch * seq, h))
+            x = ((context @ wo) @ w1) @ w2
+        return x[:batch] @ layers[0][0]  # the pooler's [batch, h] x [h, h]
+
+    chain = matmul_chain(matmul_size, precision, chain_length=4) if matmul_size else None
+    result, _ = time_batches(lambda: matmuls(x0).numpy(), warmup, iters,
+                             encoder_flops(model, batch, seq), chain)
+    return {**result, "tokens_per_s": batch * seq / result["seconds_per_batch"]}
 
 
 # === The parent: alternate, collect, compare ===
@@ -421,18 +499,24 @@ def main():
                                                    args.precisions.split(",")),
                           "peak_rss_mb": peak_rss_mb()}))
         return
+    if args.worker and args.worker.startswith("ceiling:"):
+        _, model, precision = args.worker.split(":")
+        print(json.dumps(measure_ceiling(model, precision, args.batch, args.seq, args.warmup,
+                                         args.iters, args.matmul_size)))
+        return
     if args.worker:
         contestant, model, precision = args.worker.split(":")
         print(json.dumps(measure_encoder(contestant, model, precision, args.weights_dir,
                                          args.batch, args.seq, args.warmup, args.iters,
-                                         args.output_file)))
+                                         args.output_file, args.matmul_size)))
         return
 
     models, precisions = args.models.split(","), args.precisions.split(",")
     contestants = args.contestants.split(",")
     common = [f"--batch={args.batch}", f"--seq={args.seq}", f"--warmup={args.warmup}",
-              f"--iters={args.iters}"]
+              f"--iters={args.iters}", f"--matmul_size={args.matmul_size}"]
     runs = {m: {p: {c: [] for c in contestants} for p in precisions} for m in models}
+    ceiling_runs = {m: {p: [] for p in precisions} for m in models}
     matmul_runs, errors = [], []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -459,20 +543,28 @@ def main():
                                  else "FAILED " + result["error"].splitlines()[0])
                         print(f"repeat {repeat + 1}/{args.repeats} {model} {precision} "
                               f"{contestant}: {shown}", flush=True)
+                    result = run_worker(__file__, [f"--worker=ceiling:{model}:{precision}",
+                                                   *common])
+                    ceiling_runs[model][precision].append(result)
+                    print(f"repeat {repeat + 1}/{args.repeats} {model} {precision} matmuls "
+                          f"alone: {result.get('tokens_per_s', result.get('error'))}", flush=True)
         outputs = {name[:-4]: np.load(os.path.join(tmp, name))
                    for name in os.listdir(tmp) if name.endswith(".npy")}
     load_after = os.getloadavg()
 
     peaks = {p: median_or_none(r["matmul"][p]["peak"] for r in matmul_runs if "matmul" in r)
              for p in precisions}
-    results, bf16_deviation, fp32_vs_tfbert = {}, {}, {}
+    results, ceiling, bf16_deviation, fp32_vs_tfbert = {}, {}, {}, {}
     for model in models:
         flops = encoder_flops(model, args.batch, args.seq)
-        results[model] = {}
+        results[model], ceiling[model] = {}, {}
         for precision in precisions:
             results[model][precision] = contestant_table(
                 {c: runs[model][precision][c] for c in contestants}, "tokens_per_s",
                 flops / (args.batch * args.seq), peaks[precision])
+            ceiling[model][precision] = contestant_table(
+                {"matmuls_alone": ceiling_runs[model][precision]}, "tokens_per_s",
+                flops / (args.batch * args.seq), peaks[precision])["matmuls_alone"]
         bf16_deviation[model], fp32_vs_tfbert[model] = {}, {}
         for contestant in contestants:
             fp32 = outputs.get(f"{model}-float32-{contestant}")
@@ -490,7 +582,8 @@ def main():
         "contestants": contestants,
         "flops_per_batch": {m: encoder_flops(m, args.batch, args.seq) for m in models},
         "matmul_size": args.matmul_size, "matmul_peak_flops": peaks,
-        "matmul_runs": matmul_runs, "results": results,
+        "matmul_runs": matmul_runs, "results": results, "matmuls_alone": ceiling,
+        "matmuls_alone_runs": ceiling_runs,
         "bf16_deviation": bf16_deviation, "fp32_vs_tfbert": fp32_vs_tfbert,
         "runs": runs, "errors": errors, "cpu_count": os.cpu_count(),
         "load_average_before_after": [load_before, load_after], "versions": versions(),

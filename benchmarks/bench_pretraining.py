@@ -189,25 +189,16 @@ def run_hf_torch(loops, steps_per_loop, tmp, precision):
 
 
 def run_matmul(loops, steps_per_loop, tmp, precision):
+    """FLOP/s of `loops` timed 2048x2048 matmul chains (bench_encoder's, graph mode)."""
     del steps_per_loop, tmp
-    import tensorflow as tf
+    from bench_encoder import matmul_chain
 
-    n = 2048
-    a = tf.cast(tf.random.normal((n, n)), precision)
-    b = tf.cast(tf.random.normal((n, n)), precision)
-
-    @tf.function
-    def chain(a, b):
-        for _ in range(10):
-            a = tf.matmul(a, b) * 1e-3
-        return a
-
-    chain(a, b).numpy()
+    run, flops = matmul_chain(2048, precision)
     rates = []
     for _ in range(loops):
         start = time.perf_counter()
-        chain(a, b).numpy()
-        rates.append(10 * 2 * n**3 / (time.perf_counter() - start))
+        run()
+        rates.append(flops / (time.perf_counter() - start))
     return rates
 
 
