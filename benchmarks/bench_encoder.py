@@ -392,20 +392,22 @@ def measure_encoder(contestant, model, precision, weights_dir, batch, seq, warmu
             sequence, pooled = forward(ids, mask, types)
             return (tf.cast(sequence, tf.float32).numpy(), tf.cast(pooled, tf.float32).numpy())
 
-    chain = (matmul_chain(matmul_size, precision, chain_length=4)
-             if matmul_size and contestant != "hf_torch" else None)
-    result, (sequence, _) = time_batches(call, warmup, iters, encoder_flops(model, batch, seq),
-                                         chain)
+    result, (sequence, _) = time_batches(
+        call, model, precision, batch, seq, warmup, iters,
+        matmul_size if contestant != "hf_torch" else None)
     np.save(output_file, sequence)
-    return {**result, "tokens_per_s": batch * seq / result["seconds_per_batch"]}
+    return result
 
 
-def time_batches(call, warmup, iters, flops, chain=None):
-    """`(timings, last output)` of `iters` calls after `warmup` untimed ones. With `chain`
-    (`matmul_chain`'s `(run, flops)`), a matmul chain is timed right after every call, in
-    the same process: this VM's peak moves between processes and over minutes (bf16
-    chains at 550 and 1,190 GFLOP/s in consecutive runs), so each call's FLOP/s (`flops`
-    per call) is also set against the peak of the moment."""
+def time_batches(call, model, precision, batch, seq, warmup, iters, matmul_size=None):
+    """`(timings, last output)` of `iters` calls of `call` (one `[batch, seq]` forward pass
+    of `model`) after `warmup` untimed ones. With `matmul_size`, a chain of 4
+    `matmul_size`² matmuls of `precision` is timed right after every call, in the same
+    process: this VM's peak moves between processes and over minutes (bf16 chains at 550
+    and 1,190 GFLOP/s in consecutive runs), so each call's FLOP/s is also set against the
+    peak of the moment."""
+    flops = encoder_flops(model, batch, seq)
+    chain = matmul_chain(matmul_size, precision, chain_length=4) if matmul_size else None
     for _ in range(warmup):
         call()
     times, fractions = [], []
@@ -418,8 +420,9 @@ def time_batches(call, warmup, iters, flops, chain=None):
             start = time.perf_counter()
             run()
             fractions.append(flops / times[-1] / (chain_flops / (time.perf_counter() - start)))
-    result = {"seconds_per_batch": statistics.median(times), "times": times,
-              "peak_rss_mb": peak_rss_mb()}
+    seconds = statistics.median(times)
+    result = {"seconds_per_batch": seconds, "tokens_per_s": batch * seq / seconds,
+              "times": times, "peak_rss_mb": peak_rss_mb()}
     if fractions:
         result["fractions_of_interleaved_peak"] = fractions
         result["fraction_of_interleaved_peak"] = statistics.median(fractions)
@@ -456,10 +459,9 @@ def measure_ceiling(model, precision, batch, seq, warmup, iters, matmul_size):
             x = ((context @ wo) @ w1) @ w2
         return x[:batch] @ layers[0][0]  # the pooler's [batch, h] x [h, h]
 
-    chain = matmul_chain(matmul_size, precision, chain_length=4) if matmul_size else None
-    result, _ = time_batches(lambda: matmuls(x0).numpy(), warmup, iters,
-                             encoder_flops(model, batch, seq), chain)
-    return {**result, "tokens_per_s": batch * seq / result["seconds_per_batch"]}
+    result, _ = time_batches(lambda: matmuls(x0).numpy(), model, precision, batch, seq,
+                             warmup, iters, matmul_size)
+    return result
 
 
 # === The parent: alternate, collect, compare ===
