@@ -3,6 +3,7 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfbert import layers
 
@@ -63,6 +64,7 @@ def test_attention_ignores_padded_keys():
     (lambda: layers.OnDeviceEmbedding(20, 8, use_one_hot=True), (np.array([[1, 2]]),)),
     (lambda: layers.PositionEmbedding(16), (np.zeros((1, 4, 8), "float32"),)),
     (lambda: layers.AttentionMask(), (np.array([[1, 0]]),)),
+    (lambda: layers.LayerNorm(epsilon=1e-12), (np.arange(6.0).reshape(2, 3),)),
     (lambda: layers.SelfAttention(2, 4, attention_dropout=0.1),
      (np.zeros((1, 3, 8), "float32"), np.zeros((1, 1, 1, 3), "float32"))),
     (lambda: layers.TransformerEncoderBlock(2, 16, "gelu", dropout=0.1),
@@ -81,6 +83,37 @@ def test_get_config_round_trip(make, args):
     clone.set_weights(layer.get_weights())
     for a, b in zip(keras.tree.flatten(out), keras.tree.flatten(clone(*args)), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_layer_norm_equals_keras_in_value_and_gradient(policy):
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(0.5, 3.0, (4, 5, 32)), tf.float32)
+    ours, theirs = (layers.LayerNorm(epsilon=1e-12, dtype=policy),
+                    keras.layers.LayerNormalization(epsilon=1e-12, dtype=policy))
+    gamma_beta = [rng.normal(1.0, 0.2, 32), rng.normal(0.0, 0.2, 32)]
+    for layer in (ours, theirs):
+        layer.build(x.shape)
+        layer.set_weights(gamma_beta)
+    results = []
+    for layer in (ours, theirs):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32) * tf.range(32, dtype=tf.float32))
+        results.append([y, *tape.gradient(loss, [x, *layer.trainable_weights])])
+    assert results[0][0].dtype == results[1][0].dtype
+    bf16 = policy == "mixed_bfloat16"
+    for a, b in zip(*results, strict=True):
+        a, b = np.asarray(tf.cast(a, tf.float32)), np.asarray(tf.cast(b, tf.float32))
+        np.testing.assert_allclose(a, b, rtol=1e-2 if bf16 else 1e-5,
+                                   atol=(1e-2 if bf16 else 1e-5) * np.abs(b).max())
+
+
+def test_layer_norm_other_axes_fall_back_to_keras():
+    x = np.random.default_rng(1).normal(size=(2, 3, 4)).astype("float32")
+    np.testing.assert_allclose(layers.LayerNorm(axis=1)(x),
+                               keras.layers.LayerNormalization(axis=1)(x), atol=1e-6)
 
 
 def test_masked_lm_head_is_tied_and_gathers():

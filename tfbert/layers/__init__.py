@@ -6,10 +6,10 @@ from tfbert.layers.dropout import Dropout
 from tfbert.layers.embeddings import OnDeviceEmbedding, PositionEmbedding
 from tfbert.layers.heads import ClassificationHead, MaskedLMHead, SpanHead, gather_positions
 from tfbert.layers.pooling import MeanPooling
-from tfbert.layers.transformer import TransformerEncoderBlock
+from tfbert.layers.transformer import LayerNorm, TransformerEncoderBlock
 
 __all__ = [
-    "AttentionMask", "ClassificationHead", "Dropout", "MaskedLMHead", "MeanPooling",
+    "AttentionMask", "ClassificationHead", "Dropout", "LayerNorm", "MaskedLMHead", "MeanPooling",
     "OnDeviceEmbedding", "PositionEmbedding", "SelfAttention", "SpanHead",
     "TransformerEncoderBlock", "gather_positions", "gelu_erf", "gelu_tanh", "get_activation",
 ]
