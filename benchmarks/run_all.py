@@ -163,7 +163,8 @@ def summarize_encoder(report):
                      + ", ".join(f"{mode} {value:,.0f} GFLOP/s" for mode, value in runs.items())
                      + "; the fraction of peak uses the faster.")
     notes.append("Matmuls alone (ceiling): the encoder's matmuls in its shapes and order, "
-                 "nothing else, as a TensorFlow graph: no implementation passes it.")
+                 "nothing else, as a TensorFlow graph with the weights as constants: no "
+                 "implementation passes it.")
     notes.append("Fraction of interleaved peak (TensorFlow contestants): per timed batch, its "
                  "FLOP/s ÷ those of a matmul chain timed right after it in the same process "
                  "(the peak of this VM moves between processes); median over batches and runs.")
