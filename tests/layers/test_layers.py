@@ -141,3 +141,25 @@ def test_mean_pooling_averages_real_tokens_only():
     np.testing.assert_allclose(layers.MeanPooling()(x, mask), expected, atol=1e-6)
     normed = np.asarray(layers.MeanPooling(normalize=True)(x, mask))
     np.testing.assert_allclose(np.linalg.norm(normed, axis=1), [1.0, 1.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("rank", [2, 3])
+def test_attention_inference_path_equals_the_training_path(policy, rank):
+    # At inference the biases move off the activations (key bias dropped, query bias
+    # into the mask term, value bias into the output bias); with dropout 0 the training
+    # path computes the original's formula, so the two must agree.
+    rng = np.random.default_rng(0)
+    layer = layers.SelfAttention(num_heads=2, head_size=8, dtype=policy)
+    x = rng.normal(size=(3, 5, 16)).astype("float32")
+    bias = layers.AttentionMask()(np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]]))
+    layer(x, bias)
+    layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+    inputs = x.reshape(15, 16) if rank == 2 else x
+    inference = layer(inputs, bias, training=False)
+    training = layer(inputs, bias, training=True)
+    assert inference.shape == inputs.shape and inference.dtype == training.dtype
+    inference, training = (np.asarray(tf.cast(t, tf.float32)) for t in (inference, training))
+    tolerance = 0.05 if policy == "mixed_bfloat16" else 1e-5
+    np.testing.assert_allclose(inference, training, atol=tolerance * np.abs(training).max())
+    assert np.abs(training).max() > 1.0  # the biases are large enough to matter

@@ -50,11 +50,12 @@ class SelfAttention(keras.layers.Layer):
     Call arguments:
         inputs: `[batch, seq, hidden]`, or the same tokens as a matrix
             `[batch * seq, hidden]` (what `TransformerEncoderBlock` passes at
-            inference: on a 2-D input each projection is one MatMul + BiasAdd, which
-            TensorFlow's graph optimizer fuses into one oneDNN kernel; a 3-D input puts
-            a Reshape between them). The output has the input's shape.
+            inference: on a 2-D input the output projection is one MatMul + BiasAdd,
+            which TensorFlow's graph optimizer fuses into one oneDNN kernel; a 3-D input
+            puts a Reshape between them). The output has the input's shape.
         attention_bias: `[batch, 1, 1, seq]` additive bias (see `AttentionMask`).
-        training: bool. Applies dropout when True.
+        training: bool. Applies dropout when True. When False the same attention is
+            computed with the biases moved off the activations (see `_infer`).
 
     Example:
 
@@ -93,6 +94,8 @@ class SelfAttention(keras.layers.Layer):
         # Batch and length from the bias [batch, 1, 1, seq]: the input may be a token matrix
         # (and -1 in a reshape is undefined for an empty batch).
         batch, seq = ops.shape(attention_bias)[0], ops.shape(attention_bias)[3]
+        if not training:
+            return self._infer(inputs, attention_bias, batch, seq)
         # Scaling the query before the product is the same math as scaling the scores.
         query = self._split_heads(self.query(inputs) * (1.0 / math.sqrt(self.head_size)),
                                   batch, seq)
@@ -104,14 +107,73 @@ class SelfAttention(keras.layers.Layer):
         scores = ops.cast(scores, "float32") + ops.cast(attention_bias, "float32")
         probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
         probs = self.dropout(probs, training=training)
-        context = ops.matmul(probs, value)  # [batch, heads, seq, head_size]
+        return self._output(ops.matmul(probs, value), inputs, batch, seq)
+
+    def _output(self, context, inputs, batch, seq, weights=None):
+        # context [batch, heads, seq, head_size] -> the output projection, in the input's shape.
         context = ops.transpose(context, (0, 2, 1, 3))  # [batch, seq, heads, head_size]
         width = self.num_heads * self.head_size
-        if len(inputs.shape) == 2:
-            context = ops.reshape(context, (-1, width))
-        else:
-            context = ops.reshape(context, (batch, seq, width))
-        return self.attention_output(context)
+        shape = (-1, width) if len(inputs.shape) == 2 else (batch, seq, width)
+        context = ops.reshape(context, shape)
+        if weights is None:
+            return self.attention_output(context)
+        kernel, bias = weights
+        return tf.nn.bias_add(ops.matmul(context, kernel), bias)
+
+    def _heads(self, layer, inputs, batch, seq, scale=None):
+        """`inputs @ kernel`, no bias, as `[batch, heads, seq, head_size]`."""
+        kernel = ops.cast(layer.kernel, self.compute_dtype)
+        if scale is not None:
+            kernel = kernel * scale  # weight-sized: cheaper than scaling the activations
+        hidden = ops.shape(inputs)[-1]
+        if self.compute_dtype != "float32":
+            # bfloat16: one large product, then the head transpose; the broadcast product
+            # below was slower here (BERT-Base 1,988 vs 2,025 tok/s for the training path).
+            return self._split_heads(ops.matmul(ops.reshape(inputs, (-1, hidden)), kernel),
+                                     batch, seq)
+        # float32: tokens [batch, 1, seq, hidden] times the kernel laid out per head
+        # [1, heads, hidden, head_size] (re-laid per call, a weight-sized op), broadcast
+        # over the batch: the product writes the head-major layout itself, with no
+        # transpose of the activations.
+        kernel = ops.transpose(ops.reshape(kernel, (hidden, self.num_heads, self.head_size)),
+                               (1, 0, 2))
+        return tf.linalg.matmul(ops.reshape(inputs, (batch, 1, seq, hidden)), kernel[None])
+
+    def _infer(self, inputs, attention_bias, batch, seq):
+        """The training path's attention (equal to float rounding) with no bias added to an
+        activation, for dropout-free calls:
+
+        - key bias: it adds `q . b_k` to all scores of a query row, and softmax ignores a
+          per-row constant: dropped;
+        - query bias: its part of the scores, `b_q . k`, is one value per key, a
+          `[batch, heads, 1, seq]` term added to the mask bias (which is added anyway);
+        - value bias: the probabilities of a row sum to 1, so it adds `b_v` to every
+          context row; it moves into the output bias, `b_o + b_v W_o`;
+        - the `1 / sqrt(head_size)` scaling moves into the query kernel.
+
+        So the projections are plain products (in float32 written straight in the heads'
+        layout), with no bias, scaling or transpose pass over the activations. BERT-Base
+        32 x 128, 2-core AMD EPYC, alternating in one process with the training path at
+        dropout 0: fp32 1,152 vs 1,120, 1,119 vs 1,093, 1,154 vs 1,141 tok/s; bf16 2,082
+        vs 2,053, 2,052 vs 2,020 tok/s. Only at inference: with dropout on the
+        probabilities their rows no longer sum to 1, and the gradient of a broadcast
+        kernel is formed per batch row.
+        """
+        dtype = self.compute_dtype
+        scale = 1.0 / math.sqrt(self.head_size)
+        query = self._heads(self.query, inputs, batch, seq, scale)
+        key = self._heads(self.key, inputs, batch, seq)
+        value = self._heads(self.value, inputs, batch, seq)
+        query_bias = ops.reshape(ops.cast(self.query.bias, dtype) * scale,
+                                 (1, self.num_heads, 1, self.head_size))
+        key_term = tf.linalg.matmul(query_bias, key, transpose_b=True)  # [b, heads, 1, seq]
+        bias = ops.cast(key_term, "float32") + ops.cast(attention_bias, "float32")
+        scores = tf.linalg.matmul(query, key, transpose_b=True)  # [b, heads, seq, seq]
+        probs = ops.cast(ops.softmax(ops.cast(scores, "float32") + bias, axis=-1), dtype)
+        output = self.attention_output
+        output_bias = output.bias + ops.matmul(self.value.bias[None], output.kernel)[0]
+        return self._output(ops.matmul(probs, value), inputs, batch, seq,
+                            (ops.cast(output.kernel, dtype), ops.cast(output_bias, dtype)))
 
     def compute_output_shape(self, inputs_shape, attention_bias_shape):
         return inputs_shape
