@@ -110,6 +110,79 @@ def test_layer_norm_equals_keras_in_value_and_gradient(policy):
                                    atol=(1e-2 if bf16 else 1e-5) * np.abs(b).max())
 
 
+def _layer_norm(policy, width, seed=0):
+    rng = np.random.default_rng(seed)
+    layer = layers.LayerNorm(epsilon=1e-12, dtype=policy)
+    layer.build((None, width))
+    layer.set_weights([rng.normal(1.0, 0.2, width), rng.normal(0.0, 0.2, width)])
+    return layer
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("shape", [(24, 32), (3, 8, 32)])
+def test_layer_norm_with_run_time_rows_equals_the_static_form(policy, shape):
+    # [None, ...] rows: the batch-norm graph that oneDNN rewrites (or, off a oneDNN CPU, the
+    # same five ops as static shapes); value and gradient must match the static form's.
+    layer = _layer_norm(policy, shape[-1])
+    x = tf.constant(np.random.default_rng(1).normal(0.5, 3.0, shape), layer.compute_dtype)
+    weights = tf.range(shape[-1], dtype=tf.float32)
+
+    def value_and_gradients(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=False)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32) * weights)
+        return [y, *tape.gradient(loss, [x, *layer.trainable_weights])]
+
+    static = tf.function(value_and_gradients)
+    unknown_rows = tf.function(value_and_gradients, input_signature=[
+        tf.TensorSpec((None,) * (len(shape) - 1) + shape[-1:], x.dtype)])
+    bf16 = policy == "mixed_bfloat16"
+    for a, b in zip(unknown_rows(x), static(x), strict=True):
+        assert a.dtype == b.dtype
+        a, b = np.asarray(tf.cast(a, tf.float32)), np.asarray(tf.cast(b, tf.float32))
+        np.testing.assert_allclose(a, b, rtol=2e-2 if bf16 else 1e-5,
+                                   atol=(2e-2 if bf16 else 1e-5) * np.abs(b).max())
+
+
+def _executed_ops(function, *args):
+    """The op types of `function`'s graph after TensorFlow's optimizations, as it ran."""
+    from tensorflow.python.eager import context
+
+    context.enable_run_metadata()
+    try:
+        function(*args)
+        metadata = context.export_run_metadata()
+    finally:
+        context.disable_run_metadata()
+    return {node.op for graphs in metadata.function_graphs
+            for node in graphs.post_optimization_graph.node}
+
+
+def test_layer_norm_at_inference_with_run_time_rows_is_one_onednn_kernel():
+    from tfbert.layers.transformer import _onednn_cpu_process
+
+    if not _onednn_cpu_process():
+        pytest.skip("oneDNN is off in this TensorFlow process (or it has a GPU)")
+    layer = _layer_norm("float32", 32)
+    x = np.ones((5, 32), np.float32)
+
+    def traced(training):
+        return tf.function(lambda x: layer(x, training=training),
+                           input_signature=[tf.TensorSpec([None, 32], tf.float32)])
+
+    assert "_MklLayerNorm" in _executed_ops(traced(False), x)
+    five_ops = {"Mean", "Rsqrt"}
+    assert five_ops <= _executed_ops(traced(True), x)  # training: the static form
+    assert "_MklLayerNorm" not in _executed_ops(traced(True), x)
+    with layers.portable_layer_norm():
+        portable = traced(False)
+        assert five_ops <= _executed_ops(portable, x)
+    assert "_MklLayerNorm" not in _executed_ops(portable, x)  # a trace keeps its form
+    static = tf.function(lambda x: layer(x, training=False))
+    assert "_MklLayerNorm" not in _executed_ops(static, x)
+
+
 def test_layer_norm_other_axes_fall_back_to_keras():
     x = np.random.default_rng(1).normal(size=(2, 3, 4)).astype("float32")
     np.testing.assert_allclose(layers.LayerNorm(axis=1)(x),
