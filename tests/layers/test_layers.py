@@ -181,6 +181,10 @@ def test_layer_norm_at_inference_with_run_time_rows_is_one_onednn_kernel():
     assert "_MklLayerNorm" not in _executed_ops(portable, x)  # a trace keeps its form
     static = tf.function(lambda x: layer(x, training=False))
     assert "_MklLayerNorm" not in _executed_ops(static, x)
+    xla = tf.function(lambda x: layer(x, training=False), jit_compile=True,
+                      input_signature=[tf.TensorSpec([None, 32], tf.float32)])
+    traced = {op.type for op in xla.get_concrete_function().graph.get_operations()}
+    assert "Rsqrt" in traced and "FusedBatchNormV3" not in traced
 
 
 def test_layer_norm_other_axes_fall_back_to_keras():
