@@ -73,6 +73,8 @@ def test_only_model_server_ops(exports, kind):
     # The tokenizer is in the graph (TF Text ops), not outside it.
     assert "FastWordpieceTokenizeWithOffsets" in ops and "FastBertNormalize" in ops
     assert "TFText>RoundRobinTrim" not in ops
+    # LayerNorm as five ops every server runs well, not the oneDNN-only batch-norm form.
+    assert "Rsqrt" in ops and "FusedBatchNormV3" not in ops
 
 
 @pytest.mark.slow
