@@ -34,9 +34,9 @@ class LayerNorm(keras.layers.LayerNormalization):
       with oneDNN on and no GPU or TPU: the rows are normalised by one
       `FusedBatchNormV3` (training mode, each row a channel of a `[1, rows, width, 1]`
       view) and then scaled and shifted, the graph TensorFlow's oneDNN rewrite turns
-      into one `_MklLayerNorm` kernel: 0.7-1.1 vs
-      3.4-4.4 ms for `[4096, 768]`; BERT-Base inference fp32 +5 points of the matmul
-      peak, bf16 +7.5 (same-process A/Bs). Outputs equal the first form's to 5e-6
+      into one `_MklLayerNorm` kernel: 0.7-1.1 vs 3.4-4.4 ms for `[4096, 768]`;
+      BERT-Base inference fp32 +5 points of the matmul peak, bf16 +7.5 (same-process
+      A/Bs). Outputs equal the first form's to 5e-6
       (fp32). Under `mixed_bfloat16` the kernel reads and writes bfloat16 (statistics in
       float32) with `gamma` and `beta` rounded to bfloat16, so the encoder's bf16 output
       moves further from its fp32 output (mean relative deviation, BERT-Base 1.47% vs
