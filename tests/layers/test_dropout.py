@@ -19,6 +19,26 @@ def test_drops_at_the_rate_and_rescales(rate):
     np.testing.assert_array_equal(layer(x, training=False).numpy(), x)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_gradient_is_the_same_mask(dtype):
+    layer = Dropout(0.3, seed=4, dtype=dtype)
+    x = tf.constant(np.random.default_rng(0).uniform(1.0, 2.0, (64, 33)).astype("float32"))
+    upstream = tf.constant(np.random.default_rng(1).normal(size=(64, 33)).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(tf.cast(y, "float32") * upstream)
+    gradient = tape.gradient(loss, x).numpy()
+    kept = tf.cast(y, "float32").numpy() != 0
+    assert 0.2 < 1 - kept.mean() < 0.4
+    scale = np.float32(1 / 0.7)
+    if dtype == "mixed_bfloat16":  # the scale and the upstream gradient in bf16
+        scale = tf.cast(tf.cast(scale, tf.bfloat16), tf.float32).numpy()
+        upstream = tf.cast(tf.cast(upstream, tf.bfloat16), tf.float32)
+    np.testing.assert_allclose(gradient, np.where(kept, upstream.numpy() * scale, 0.0),
+                               rtol=1e-2 if dtype == "mixed_bfloat16" else 1e-6)
+
+
 def test_dynamic_shapes_xla_and_bfloat16():
     layer = Dropout(0.25, seed=1)
 

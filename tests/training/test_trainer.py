@@ -203,3 +203,21 @@ def test_pretraining_nll_equals_the_fused_kernel(jit_compile):
     assert ours.shape == (3, 4)
     np.testing.assert_allclose(ours.numpy(), fused.numpy(), rtol=1e-6, atol=1e-5)
     np.testing.assert_allclose(ours_grad.numpy(), fused_grad.numpy(), atol=1e-6)
+
+
+def test_pretraining_hits_are_argmax_hits_and_count_ties():
+    """Masked-LM accuracy from the row maximum: `argmax == label` where no class ties
+    with the label for the maximum; a label tied for the maximum counts."""
+    from tfbert.tasks.pretraining import _hits
+
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(3, 5, 40)).astype("float32")
+    labels = rng.integers(0, 40, (3, 5)).astype("int32")
+    labels[0, :2] = logits[0, :2].argmax(-1)  # some hits
+    expected = (logits.argmax(-1) == labels).astype("float32")
+    np.testing.assert_array_equal(_hits(tf.constant(logits), tf.constant(labels)).numpy(),
+                                  expected)
+    tied = np.zeros((2, 4), "float32")
+    tied[0, 1] = tied[0, 3] = 1.0  # argmax is 1; label 3 ties with it
+    tied[1, 2] = 1.0
+    np.testing.assert_array_equal(_hits(tf.constant(tied), tf.constant([3, 0])).numpy(), [1, 0])

@@ -96,9 +96,10 @@ class SelfAttention(keras.layers.Layer):
         batch, seq = ops.shape(attention_bias)[0], ops.shape(attention_bias)[3]
         if not training:
             return self._infer(inputs, attention_bias, batch, seq)
-        # Scaling the query before the product is the same math as scaling the scores.
-        query = self._split_heads(self.query(inputs) * (1.0 / math.sqrt(self.head_size)),
-                                  batch, seq)
+        # Scaling the query is the same math as scaling the scores; scaling its kernel and
+        # bias is the same again (exactly, for a power-of-4 head size) with no pass over
+        # the activations, forward or backward.
+        query = self._split_heads(self._scaled_dense(self.query, inputs), batch, seq)
         key = self._split_heads(self.key(inputs), batch, seq)
         value = self._split_heads(self.value(inputs), batch, seq)
         # transpose_b inside the batch matmul: no transposed copy of the keys (an explicit
@@ -119,6 +120,12 @@ class SelfAttention(keras.layers.Layer):
             return self.attention_output(context)
         kernel, bias = weights
         return tf.nn.bias_add(ops.matmul(context, kernel), bias)
+
+    def _scaled_dense(self, layer, inputs):
+        """`layer(inputs) / sqrt(head_size)`, the scale applied to the weights."""
+        scale = 1.0 / math.sqrt(self.head_size)
+        kernel = ops.cast(layer.kernel, self.compute_dtype) * scale
+        return ops.add(ops.matmul(inputs, kernel), ops.cast(layer.bias, self.compute_dtype) * scale)
 
     def _heads(self, layer, inputs, batch, seq, scale=None):
         """`inputs @ kernel`, no bias, as `[batch, heads, seq, head_size]`."""
