@@ -20,15 +20,23 @@ bfloat16 matmuls) for tfbert and keras-hub, `torch.autocast("cpu", torch.bfloat1
 HuggingFace. The headline ratio compares tfbert's fastest configuration with the
 fastest configuration of any peer.
 
-Each measurement is a fresh subprocess; contestants alternate within each repetition;
-we report the median examples/s over repetitions (each repetition: the median over
-timed loops after warm-up) and ratios. Achieved FLOP/s count the model's matmuls
-(3x the forward: forward + two backward products) for the MLM + NSP step.
+Each repetition is one fresh process in which every run (contestant/precision, and
+the matmul peak) is built, warmed up with one host loop, then timed loop by loop in
+turn, the order rotated every round: the machine's drift (large on a shared VM, from
+one process to the next more than within one) moves all runs alike. We report each
+run's median examples/s over repetitions (each repetition: the median of its loops),
+and ratios as the median of the loop-by-loop ratios. PyTorch cannot share a process
+with TensorFlow (it crashes): HuggingFace runs in processes of its own, between the
+shared ones, and its ratios are ratios of medians. `--separate_processes` instead
+runs each run in a process of its own (and reports each one's peak memory). Achieved
+FLOP/s count the model's matmuls (3x the forward: forward + two backward products)
+for the MLM + NSP step.
 
     python benchmarks/bench_pretraining.py --repeats=3
 """
 
 import argparse
+import functools
 import json
 import os
 import pathlib
@@ -82,8 +90,7 @@ def _batches(s=SHAPE, count=8):
     return out
 
 
-def run_tfbert(loops, steps_per_loop, tmp, precision, jit_compile=None):
-    """`jit_compile=None` is the library's default (on a CPU: a TensorFlow graph)."""
+def _tfbert_trainer(train_steps, steps_per_loop, tmp, precision, jit_compile):
     sys.path.insert(0, str(REPO))
     from tfbert.configs import experiment
     from tfbert.tasks.pretraining import PretrainingTask
@@ -96,26 +103,31 @@ def run_tfbert(loops, steps_per_loop, tmp, precision, jit_compile=None):
         "task.train_data.input_path": records, "task.train_data.max_seq_length": s["seq"],
         "task.train_data.max_predictions_per_seq": s["predictions"],
         "task.train_data.global_batch_size": s["batch"],
-        "trainer.train_steps": loops * steps_per_loop, "trainer.steps_per_loop": steps_per_loop,
+        "trainer.train_steps": train_steps, "trainer.steps_per_loop": steps_per_loop,
         "trainer.checkpoint_interval": 10**9, "trainer.optimizer.warmup_steps": 10,
         "trainer.optimizer.learning_rate": 1e-4, "runtime.jit_compile": jit_compile,
         "runtime.mixed_precision_dtype": precision},
         "benchmark").validate()
-    trainer = Trainer(PretrainingTask(config.task), config, os.path.join(tmp, "model"))
-    history = trainer.train()
-    return [logs["examples_per_second"] for _, logs in history[1:]]
+    return Trainer(PretrainingTask(config.task), config,
+                   tempfile.mkdtemp(prefix=f"tfbert_{precision}_", dir=tmp))
 
 
-def run_keras_hub(loops, steps_per_loop, tmp, precision, jit_compile=True):
-    del tmp
+def tfbert_looper(steps_per_loop, tmp, precision, jit_compile=None):
+    """A function that runs one host loop of the trainer and returns its examples/s."""
+    trainer = _tfbert_trainer(10**9, steps_per_loop, tmp, precision, jit_compile)
+    trainer.restore_or_initialize()
+    return lambda: trainer.train_loop(steps_per_loop)["examples_per_second"]
+
+
+def _keras_hub_model(steps_per_loop, precision, jit_compile):
+    """keras-hub's `BertMaskedLM`, compiled, and its dataset (the same batches in memory)."""
     import keras
     import keras_hub
     import numpy as np
     import tensorflow as tf
 
     s = SHAPE
-    if precision == "bfloat16":
-        keras.config.set_dtype_policy("mixed_bfloat16")
+    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=s["vocab_size"], num_layers=s["num_layers"], num_heads=s["heads"],
         hidden_dim=s["hidden"], intermediate_dim=s["intermediate"])
@@ -133,22 +145,28 @@ def run_keras_hub(loops, steps_per_loop, tmp, precision, jit_compile=True):
     w = np.concatenate([b["weights"] for b in batches])
     dataset = tf.data.Dataset.from_tensor_slices((x, y, w)).repeat().batch(
         s["batch"], drop_remainder=True).prefetch(4)
-
-    times = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.start)
-
-    model.fit(dataset, steps_per_epoch=steps_per_loop, epochs=loops, verbose=0,
-              callbacks=[Timer()])
-    return [s["batch"] * steps_per_loop / t for t in times[1:]]
+    keras.config.set_dtype_policy("float32")
+    return model, dataset
 
 
-def run_hf_torch(loops, steps_per_loop, tmp, precision):
+def keras_hub_looper(steps_per_loop, tmp, precision, jit_compile=True):
+    """A function that runs `steps_per_loop` steps of `model.fit`'s own train function
+    (one call, as `steps_per_execution`) and returns its examples/s."""
+    del tmp
+    model, dataset = _keras_hub_model(steps_per_loop, precision, jit_compile)
+    model.fit(dataset, steps_per_epoch=steps_per_loop, epochs=1, verbose=0)  # builds, traces
+    iterator = iter(dataset)
+
+    def loop():
+        start = time.perf_counter()
+        model.train_function(iterator)
+        return SHAPE["batch"] * steps_per_loop / (time.perf_counter() - start)
+
+    return loop
+
+
+def hf_torch_looper(steps_per_loop, tmp, precision):
+    """A function that runs `steps_per_loop` eager training steps and returns examples/s."""
     del tmp
     import contextlib
 
@@ -174,70 +192,92 @@ def run_hf_torch(loops, steps_per_loop, tmp, precision):
                             next_sentence_label=torch.from_numpy(b["nsp"]).long()))
     autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bfloat16"
                 else contextlib.nullcontext())
-    rates = []
-    for loop in range(loops):
+    batches = iter(range(10**9))
+
+    def loop():
         start = time.perf_counter()
-        for step in range(steps_per_loop):
+        for _ in range(steps_per_loop):
             with autocast:
-                loss = model(**tensors[(loop * steps_per_loop + step) % len(tensors)]).loss
+                loss = model(**tensors[next(batches) % len(tensors)]).loss
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-        rates.append(s["batch"] * steps_per_loop / (time.perf_counter() - start))
-    return rates[1:]
+        return s["batch"] * steps_per_loop / (time.perf_counter() - start)
+
+    return loop
 
 
-def run_matmul(loops, steps_per_loop, tmp, precision):
-    """FLOP/s of `loops` timed 2048x2048 matmul chains (bench_encoder's, graph mode)."""
+def matmul_looper(steps_per_loop, tmp, precision):
+    """A function that times one 2048x2048 matmul chain (bench_encoder's) in FLOP/s."""
     del steps_per_loop, tmp
     from bench_encoder import matmul_chain
 
     run, flops = matmul_chain(2048, precision)
-    rates = []
-    for _ in range(loops):
+
+    def loop():
         start = time.perf_counter()
         run()
-        rates.append(flops / (time.perf_counter() - start))
+        return flops / (time.perf_counter() - start)
+
+    return loop
+
+
+LOOPERS = {"tfbert": tfbert_looper,
+           "tfbert_xla": functools.partial(tfbert_looper, jit_compile=True),
+           "keras_hub": keras_hub_looper,
+           "keras_hub_graph": functools.partial(keras_hub_looper, jit_compile=False),
+           "hf_torch": hf_torch_looper, "matmul": matmul_looper}
+
+
+def run_rounds(names, rounds, steps_per_loop, tmp):
+    """Rates of `rounds` loops of each run in `names` (`<contestant>/<precision>`), after
+    one warm-up loop each: in this process, alternating, the order rotated every round."""
+    loops = {}
+    for name in names:
+        contestant, precision = name.split("/")
+        loops[name] = LOOPERS[contestant](steps_per_loop, tmp, precision)
+        loops[name]()
+    rates = {name: [] for name in names}
+    for round_ in range(rounds):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            rates[name].append(loops[name]())
     return rates
 
 
-RUNNERS = {"tfbert": run_tfbert,
-           "tfbert_xla": lambda *args: run_tfbert(*args, jit_compile=True),
-           "keras_hub": run_keras_hub,
-           "keras_hub_graph": lambda *args: run_keras_hub(*args, jit_compile=False),
-           "hf_torch": run_hf_torch, "matmul": run_matmul}
-
-
-def _subprocess(name, precision, loops, steps_per_loop):
-    command = [sys.executable, __file__, f"--run_one={name}", f"--precision={precision}",
+def _subprocess(names, loops, steps_per_loop):
+    command = [sys.executable, __file__, f"--rounds_of={','.join(names)}",
                f"--loops={loops}", f"--steps_per_loop={steps_per_loop}"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
     if result.returncode:
-        raise RuntimeError(f"{name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+        raise RuntimeError(f"{names} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--loops", type=int, default=6, help="host loops per run (1st = warm-up)")
+    parser.add_argument("--repeats", type=int, default=3, help="processes per run")
+    parser.add_argument("--loops", type=int, default=6,
+                        help="host loops per run and process (1st = warm-up)")
     parser.add_argument("--steps_per_loop", type=int, default=10)
     parser.add_argument("--contestants", default=",".join(CONTESTANTS))
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
     parser.add_argument("--runs", help="instead of contestants x precisions: a list of "
                         "<contestant>/<precision>, e.g. tfbert/bfloat16,keras_hub/float32")
+    parser.add_argument("--separate_processes", action="store_true",
+                        help="each run in its own process (per-run peak memory) instead of "
+                        "all runs alternating loop by loop in one process per repetition")
     parser.add_argument("--out", default=str(OUT), help="the JSON report")
-    parser.add_argument("--run_one", choices=sorted(RUNNERS))
-    parser.add_argument("--precision", default="float32", choices=PRECISIONS)
+    parser.add_argument("--rounds_of", help=argparse.SUPPRESS)  # one process's runs
     args = parser.parse_args()
-    if args.run_one:
+    if args.rounds_of:
         with tempfile.TemporaryDirectory() as tmp:
-            rates = RUNNERS[args.run_one](args.loops, args.steps_per_loop, tmp, args.precision)
-        print(json.dumps({"rates": rates, "median": statistics.median(rates),
-                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                          / 1024}))
+            rates = run_rounds(args.rounds_of.split(","), args.loops - 1, args.steps_per_loop,
+                               tmp)
+        print(json.dumps({"rates": rates, "peak_rss_mb": resource.getrusage(
+            resource.RUSAGE_SELF).ru_maxrss / 1024}))
         return
 
     # Runs are named `<contestant>/<precision>`.
@@ -249,32 +289,44 @@ def main():
         precisions = args.precisions.split(",")
         runs_order = [f"{c}/{p}" for p in precisions
                       for c in [*args.contestants.split(","), "matmul"]]
+    # PyTorch and TensorFlow in one process crash (both bring oneDNN): PyTorch runs alone.
+    together = [n for n in runs_order if not n.startswith("hf_torch/")]
+    groups = ([[name] for name in runs_order] if args.separate_processes else
+              [together] + [[n] for n in runs_order if n not in together])
     runs = {name: [] for name in runs_order}
+    rounds = {name: [] for name in runs_order}
     peak_rss = {name: [] for name in runs}
     for repeat in range(args.repeats):
-        for name in runs_order:
-            contestant, precision = name.split("/")
-            result = _subprocess(contestant, precision, args.loops, args.steps_per_loop)
-            runs[name].append(result["median"])
-            peak_rss[name].append(result["peak_rss_mb"])
-            print(f"repeat {repeat + 1}/{args.repeats} {name}: {result['median']:.4g}",
-                  flush=True)
+        for group in groups:
+            result = _subprocess(group, args.loops, args.steps_per_loop)
+            for name, rates in result["rates"].items():
+                runs[name].append(statistics.median(rates))
+                rounds[name].extend(rates)
+                peak_rss[name].append(result["peak_rss_mb"])
+                print(f"repeat {repeat + 1}/{args.repeats} {name}: {runs[name][-1]:.4g}",
+                      flush=True)
     peaks = {p: statistics.median(runs.pop(f"matmul/{p}")) for p in precisions}
-    peak_rss = {n: statistics.median(v) for n, v in peak_rss.items() if n in runs}
+    peak_rss = ({n: statistics.median(v) for n, v in peak_rss.items() if n in runs}
+                if args.separate_processes else {"all runs": max(peak_rss[runs_order[0]])})
     medians = {name: statistics.median(values) for name, values in runs.items()}
     flops = step_flops()
     ours = {n: m for n, m in medians.items() if n.startswith("tfbert")}
     peers = {n: m for n, m in medians.items() if not n.startswith("tfbert")}
     best = max(ours, key=ours.get) if ours else None
     faster_peer = max(peers, key=peers.get) if peers else None
+    ratios = {n: medians[best] / m for n, m in medians.items()} if best else {}
+    if best and not args.separate_processes:
+        # Runs that alternated in one process: the median of the loop-by-loop ratios,
+        # which the machine's drift between and within processes moves least.
+        ratios.update({n: statistics.median(ours_rate / rate for ours_rate, rate in zip(
+            rounds[best], rounds[n], strict=True)) for n in medians if n in together})
     report = {
         "shape": SHAPE, "repeats": args.repeats, "loops": args.loops,
+        "interleaved": not args.separate_processes,
         "steps_per_loop": args.steps_per_loop, "runs_examples_per_second": runs,
         "median_examples_per_second": medians,
-        "ratio_to_tfbert": {n: medians[best] / m for n, m in medians.items()} if best else {},
-        "tfbert_best": best, "faster_peer": faster_peer,
-        "tfbert_vs_faster_peer": medians[best] / peers[faster_peer]
-        if best and faster_peer else None,
+        "ratio_to_tfbert": ratios, "tfbert_best": best, "faster_peer": faster_peer,
+        "tfbert_vs_faster_peer": ratios[faster_peer] if best and faster_peer else None,
         "matmul_peak_flops": peaks, "flops_per_step": flops,
         "achieved_flops": {n: m / SHAPE["batch"] * flops for n, m in medians.items()},
         "fraction_of_peak": {n: m / SHAPE["batch"] * flops / peaks[n.split("/")[1]]

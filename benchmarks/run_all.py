@@ -248,7 +248,10 @@ def summarize_pretraining(report):
         [", ".join(f"TensorFlow {p} matmul peak {v / 1e9:,.0f} GFLOP/s"
                    for p, v in report["matmul_peak_flops"].items())
          + f"; {report['repeats']} repetition(s) × {report['loops']} loops of "
-         f"{report['steps_per_loop']} steps. Ratios: tfbert's fastest configuration "
+         f"{report['steps_per_loop']} steps"
+         + (", TensorFlow runs alternating loop by loop in one process (ratios: medians of "
+            "the loop-by-loop ratios)" if report.get("interleaved") else "")
+         + ". Ratios: tfbert's fastest configuration "
          f"({report.get('tfbert_best')}) ÷ each; vs the faster peer "
          f"({report.get('faster_peer')}): {report.get('tfbert_vs_faster_peer') or 0:.2f}×."])
 

@@ -327,6 +327,25 @@ class Trainer:
         optimizer = getattr(self.optimizer, "inner_optimizer", self.optimizer)
         return float(optimizer.learning_rate)
 
+    def train_loop(self, num_steps):
+        """Runs `num_steps` training steps in one host call, from the current weights
+        (`train` restores them first), with no logging, summaries or checkpoints.
+
+        Returns the loop's logs, as an entry of `train`'s history.
+        """
+        if self._train_iterator is None:
+            self._train_iterator = iter(self._distributed_dataset(
+                self.config.task.train_data, is_training=True))
+        start = time.perf_counter()
+        totals, grad_norm = self._train_loop(self._train_iterator,
+                                             tf.constant(num_steps, tf.int32))
+        logs = self._summarize(totals, num_steps)
+        elapsed = time.perf_counter() - start
+        batch = self.config.task.train_data.global_batch_size
+        logs.update(learning_rate=self.learning_rate(), grad_norm=float(grad_norm),
+                    examples_per_second=batch * num_steps / elapsed)
+        return logs
+
     def train(self, callback=None):
         """Trains to `trainer.train_steps`, resuming from the latest checkpoint.
 
@@ -339,23 +358,13 @@ class Trainer:
         """
         trainer = self.config.trainer
         self.restore_or_initialize()
-        if self._train_iterator is None:
-            self._train_iterator = iter(self._distributed_dataset(
-                self.config.task.train_data, is_training=True))
-        batch = self.config.task.train_data.global_batch_size
         history = []
         writer = self._writer("train")
         while self.step < trainer.train_steps and not self._stop.is_set():
             step = self.step
-            num_steps = min(trainer.steps_per_loop, trainer.train_steps - step,
-                            trainer.checkpoint_interval - step % trainer.checkpoint_interval)
-            start = time.perf_counter()
-            totals, grad_norm = self._train_loop(self._train_iterator,
-                                                 tf.constant(num_steps, tf.int32))
-            logs = self._summarize(totals, num_steps)
-            elapsed = time.perf_counter() - start
-            logs.update(learning_rate=self.learning_rate(), grad_norm=float(grad_norm),
-                        examples_per_second=batch * num_steps / elapsed)
+            logs = self.train_loop(min(
+                trainer.steps_per_loop, trainer.train_steps - step,
+                trainer.checkpoint_interval - step % trainer.checkpoint_interval))
             step = self.step
             history.append((step, logs))
             self._log("train", step, trainer.train_steps, logs)
