@@ -240,3 +240,16 @@ def test_attention_inference_path_equals_the_training_path(policy, rank):
     tolerance = 0.05 if policy == "mixed_bfloat16" else 1e-5
     np.testing.assert_allclose(inference, training, atol=tolerance * np.abs(training).max())
     assert np.abs(training).max() > 1.0  # the biases are large enough to matter
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_attention_scales_the_query_on_its_weights_bit_exactly(policy):
+    # Training scales the query kernel and bias by 1/sqrt(64) = 1/8, a power of two:
+    # the same bits as scaling the projection.
+    layer = layers.SelfAttention(num_heads=2, head_size=64, dtype=policy)
+    x = np.random.default_rng(0).normal(size=(2, 7, 96)).astype("float32")
+    layer(x, layers.AttentionMask()(np.ones((2, 7), "int32")))
+    layer.query.bias.assign(np.random.default_rng(1).normal(size=(128,)))
+    ours = layer._scaled_dense(layer.query, tf.cast(x, layer.compute_dtype))
+    np.testing.assert_array_equal(np.asarray(tf.cast(ours, tf.float32)),
+                                  np.asarray(tf.cast(layer.query(x) * 0.125, tf.float32)))

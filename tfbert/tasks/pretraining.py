@@ -3,7 +3,9 @@
 Losses: the masked-LM loss `sum(w * nll) / (sum(w) + 1e-5)` over the masked
 positions weighted by `masked_lm_weights`, plus the mean next-sentence
 cross-entropy. Metrics (the original eval keys): `masked_lm_accuracy`,
-`masked_lm_loss`, `next_sentence_accuracy`, `next_sentence_loss`, `loss`.
+`masked_lm_loss`, `next_sentence_accuracy`, `next_sentence_loss`, `loss`. The
+accuracies count a label whose logit ties for the maximum as correct (the original's
+`argmax` picks the first tied class; see `_hits`).
 """
 
 import tensorflow as tf
