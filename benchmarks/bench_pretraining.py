@@ -37,6 +37,7 @@ for the MLM + NSP step.
 
 import argparse
 import functools
+import itertools
 import json
 import os
 import pathlib
@@ -192,13 +193,13 @@ def hf_torch_looper(steps_per_loop, tmp, precision):
                             next_sentence_label=torch.from_numpy(b["nsp"]).long()))
     autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bfloat16"
                 else contextlib.nullcontext())
-    batches = iter(range(10**9))
+    step_numbers = itertools.count()
 
     def loop():
         start = time.perf_counter()
         for _ in range(steps_per_loop):
             with autocast:
-                loss = model(**tensors[next(batches) % len(tensors)]).loss
+                loss = model(**tensors[next(step_numbers) % len(tensors)]).loss
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
