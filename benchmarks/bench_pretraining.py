@@ -308,7 +308,7 @@ def main():
                       flush=True)
     peaks = {p: statistics.median(runs.pop(f"matmul/{p}")) for p in precisions}
     peak_rss = ({n: statistics.median(v) for n, v in peak_rss.items() if n in runs}
-                if args.separate_processes else {"all runs": max(peak_rss[runs_order[0]])})
+                if args.separate_processes else {"TensorFlow runs": max(peak_rss[together[0]])})
     medians = {name: statistics.median(values) for name, values in runs.items()}
     flops = step_flops()
     ours = {n: m for n, m in medians.items() if n.startswith("tfbert")}
