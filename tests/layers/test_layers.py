@@ -160,7 +160,7 @@ def _executed_ops(function, *args):
 
 
 def test_layer_norm_at_inference_with_run_time_rows_is_one_onednn_kernel():
-    from tfbert.layers.transformer import _onednn_cpu_process
+    from tfbert.layers.layer_norm import _onednn_cpu_process
 
     if not _onednn_cpu_process():
         pytest.skip("oneDNN is off in this TensorFlow process (or it has a GPU)")

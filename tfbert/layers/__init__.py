@@ -1,12 +1,17 @@
-"""Keras layers of the BERT model: embeddings, attention, blocks, heads."""
+"""Keras layers of the BERT model: embeddings, attention, blocks, heads.
+
+Why the layers compute as they do is said where they do it; the measurements behind those
+choices are in docs/performance.md.
+"""
 
 from tfbert.layers.activations import gelu_erf, gelu_tanh, get_activation
 from tfbert.layers.attention import AttentionMask, SelfAttention
 from tfbert.layers.dropout import Dropout
 from tfbert.layers.embeddings import OnDeviceEmbedding, PositionEmbedding
 from tfbert.layers.heads import ClassificationHead, MaskedLMHead, SpanHead, gather_positions
+from tfbert.layers.layer_norm import LayerNorm, portable_layer_norm
 from tfbert.layers.pooling import MeanPooling
-from tfbert.layers.transformer import LayerNorm, TransformerEncoderBlock, portable_layer_norm
+from tfbert.layers.transformer import TransformerEncoderBlock
 
 __all__ = [
     "AttentionMask", "ClassificationHead", "Dropout", "LayerNorm", "MaskedLMHead", "MeanPooling",

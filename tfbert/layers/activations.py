@@ -20,9 +20,9 @@ def gelu_tanh(x):
 
     Keras' `gelu(approximate=True)` is this formula (on TensorFlow, `tf.nn.gelu`), written
     the way TensorFlow's graph optimizer recognises: after a Dense it becomes part of one
-    fused oneDNN MatMul + BiasAdd + GELU kernel on a CPU. (The same formula written out
-    with `ops.tanh` and `ops.power` is not recognised: 2.7x slower after a 384 -> 1536
-    Dense in bf16.)
+    fused oneDNN MatMul + BiasAdd + GELU kernel on a CPU. The same formula written out
+    with `ops.tanh` and `ops.power` is not recognised, and runs slower (docs/performance.md,
+    "GELU").
     """
     return keras.activations.gelu(x, approximate=True)
 
@@ -34,9 +34,8 @@ def gelu_erf(x):
     this form: after a Dense on a CPU, MatMul + BiasAdd + GELU run as one oneDNN kernel.
 
     Not `keras.activations.gelu(x, approximate=False)`: TensorFlow computes that with
-    `erfc`, whose CPU kernel is 2.7x slower than `erf` in float32 and 7x in bfloat16
-    (4096 x 1536 values: 12.1 vs 4.5 ms, 56.3 vs 7.7 ms); in a bf16 MiniLM-L6 forward pass
-    it took more time than all the matmuls.
+    `erfc`, whose CPU kernel is several times slower than `erf`, most of all in bfloat16,
+    where it can cost a small model more than its matmuls (docs/performance.md, "GELU").
     """
     return 0.5 * x * (1.0 + ops.erf(x * _SQRT_HALF))
 

@@ -7,7 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfbert.layers.dropout import Dropout
-from tfbert.layers.embeddings import truncated_normal
+from tfbert.layers.initializers import truncated_normal
 
 # The original adds (1 - mask) * -10000.0 to the attention scores.
 MASK_ADDER = -10000.0
@@ -102,8 +102,8 @@ class SelfAttention(keras.layers.Layer):
         query = self._split_heads(self._scaled_dense(self.query, inputs), batch, seq)
         key = self._split_heads(self.key(inputs), batch, seq)
         value = self._split_heads(self.value(inputs), batch, seq)
-        # transpose_b inside the batch matmul: no transposed copy of the keys (an explicit
-        # transpose took 9% of the layer's time on a batch of 8 x 48 tokens, MiniLM width).
+        # transpose_b inside the batch matmul: no transposed copy of the keys, which took
+        # a noticeable share of the layer's time (docs/performance.md, "Self-attention").
         scores = tf.linalg.matmul(query, key, transpose_b=True)  # [b, heads, seq, seq]
         scores = ops.cast(scores, "float32") + ops.cast(attention_bias, "float32")
         probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
@@ -135,7 +135,7 @@ class SelfAttention(keras.layers.Layer):
         hidden = ops.shape(inputs)[-1]
         if self.compute_dtype != "float32":
             # bfloat16: one large product, then the head transpose; the broadcast product
-            # below was slower here (BERT-Base 1,988 vs 2,025 tok/s for the training path).
+            # below was slower here (docs/performance.md, "Self-attention").
             return self._split_heads(ops.matmul(ops.reshape(inputs, (-1, hidden)), kernel),
                                      batch, seq)
         # float32: tokens [batch, 1, seq, hidden] times the kernel laid out per head
@@ -159,12 +159,10 @@ class SelfAttention(keras.layers.Layer):
         - the `1 / sqrt(head_size)` scaling moves into the query kernel.
 
         So the projections are plain products (in float32 written straight in the heads'
-        layout), with no bias, scaling or transpose pass over the activations. BERT-Base
-        32 x 128, 2-core AMD EPYC, alternating in one process with the training path at
-        dropout 0: fp32 1,152 vs 1,120, 1,119 vs 1,093, 1,154 vs 1,141 tok/s; bf16 2,082
-        vs 2,053, 2,052 vs 2,020 tok/s. Only at inference: with dropout on the
-        probabilities their rows no longer sum to 1, and the gradient of a broadcast
-        kernel is formed per batch row.
+        layout), with no bias, scaling or transpose pass over the activations, which makes
+        inference faster than the training path at dropout 0 (docs/performance.md,
+        "Self-attention"). Only at inference: with dropout on the probabilities their rows
+        no longer sum to 1, and the gradient of a broadcast kernel is formed per batch row.
         """
         dtype = self.compute_dtype
         scale = 1.0 / math.sqrt(self.head_size)

@@ -1,8 +1,8 @@
 """`Dropout` that draws 16 random bits per element: a quarter of the random numbers
 of `keras.layers.Dropout` (which draws a float32 uniform per element).
 
-Generating random numbers is a large share of a training step on a CPU (about a
-tenth of a BERT pre-training step), so BERT's dropouts (embeddings, attention
+Generating random numbers is a large share of a training step on a CPU
+(docs/performance.md, "Dropout"), so BERT's dropouts (embeddings, attention
 probabilities, hidden layers, classifier) use this layer. The drop probability is
 `round(rate * 65536) / 65536` (rate 0.1: 0.1000061); kept values are scaled by
 `1 / (1 - rate)`, as Keras does. The layer has Keras's variables (its seed

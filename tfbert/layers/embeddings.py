@@ -4,10 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-
-def truncated_normal(stddev):
-    """The initializer of every BERT weight matrix: truncated normal, mean 0."""
-    return keras.initializers.TruncatedNormal(stddev=stddev)
+from tfbert.layers.initializers import truncated_normal
 
 
 @keras.saving.register_keras_serializable(package="tfbert")

@@ -6,8 +6,8 @@ from keras import ops
 
 from tfbert.layers.activations import get_activation
 from tfbert.layers.dropout import Dropout
-from tfbert.layers.embeddings import truncated_normal
-from tfbert.layers.transformer import layer_norm
+from tfbert.layers.initializers import truncated_normal
+from tfbert.layers.layer_norm import layer_norm
 
 
 def gather_positions(sequence, positions):
