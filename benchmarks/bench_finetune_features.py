@@ -20,7 +20,7 @@ the medians of `--repeats` runs are compared. Timed: reading and feature
 building (after imports and tokenizer construction, which are reported
 separately as `setup_s`).
 
-    python benchmarks/bench_finetune_features.py --repeats=3
+    python -m benchmarks.bench_finetune_features --repeats=3
 """
 
 import argparse
@@ -33,8 +33,9 @@ import subprocess
 import sys
 import time
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-DATA = pathlib.Path(os.environ.get("TFBERT_TEST_DATA", REPO.parent / "shared" / "data"))
+from benchmarks import common
+
+DATA = common.DATA
 VOCAB = DATA / "vocab" / "bert-base-uncased-vocab.txt"
 SQUAD = DATA / "squad" / "dev-v1.1-articles-00-23.json"
 SST2 = DATA / "glue" / "SST-2" / "train.tsv"
@@ -117,7 +118,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--jobs", default="squad,sst2")
     parser.add_argument("--out", help="the JSON report",
-                        default=str(REPO / "benchmarks" / "out" / "finetune_features.json"))
+                        default=str(common.OUT_DIR / "finetune_features.json"))
     parser.add_argument("--run", help=argparse.SUPPRESS)  # contestant:job, in a subprocess
     args = parser.parse_args()
     if args.run:
@@ -128,12 +129,13 @@ def main():
                           / 1024}))
         return
     results = {}
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    env = common.worker_env()
     for job in args.jobs.split(","):
         runs = {"tfbert": [], "huggingface": []}
         for _ in range(args.repeats):
             for contestant in runs:
-                out = subprocess.run([sys.executable, __file__, f"--run={contestant}:{job}"],
+                out = subprocess.run([sys.executable, "-m", "benchmarks.bench_finetune_features",
+                                      f"--run={contestant}:{job}"],
                                      capture_output=True, text=True, env=env, check=True)
                 runs[contestant].append(json.loads(out.stdout.strip().splitlines()[-1]))
         summary = {name: {"median_s": statistics.median(r["seconds"] for r in rs),

@@ -42,26 +42,23 @@ alternate within each repetition; per run the median examples/s over the timed
 loops (the first loop, with tracing and compilation, is dropped); the report gives
 the median over `--repeats` runs and tfbert's examples/s divided by each peer's.
 
-    python benchmarks/bench_finetune_step.py --repeats=3
-    python benchmarks/bench_finetune_step.py --quick     # smoke test
+    python -m benchmarks.bench_finetune_step --repeats=3
+    python -m benchmarks.bench_finetune_step --quick     # smoke test
 """
 
 import argparse
 import functools
 import json
 import os
-import pathlib
 import statistics
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from benchmarks import common  # numpy-only at import: safe for every worker
 
-import bench_encoder as common  # noqa: E402  (numpy-only at import: safe for every worker)
-
-REPO = common.REPO
-OUT = REPO / "benchmarks" / "out" / "finetune_step.json"
+WORKER = "benchmarks.bench_finetune_step"
+OUT = common.OUT_DIR / "finetune_step.json"
 CONTESTANTS = ("tfbert", "keras_hub", "hf_torch", "hf_torch_longest")
 NUM_CLASSES = 2
 LEARNING_RATE = 2e-5
@@ -233,7 +230,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         directories = common.weights_dirs(models, tmp)
         for repeat in range(args.repeats):
-            result = common.run_worker(pathlib.Path(common.__file__), common.matmul_arguments(
+            result = common.run_worker("benchmarks.bench_encoder", common.matmul_arguments(
                 3, args.matmul_size, precisions))
             matmul_runs.append(result)
             print(f"repeat {repeat + 1}/{args.repeats} matmul: "
@@ -241,7 +238,7 @@ def main():
             for model in models:
                 for precision in precisions:
                     for contestant in contestants:  # alternating within the repetition
-                        result = common.run_worker(__file__, [
+                        result = common.run_worker(WORKER, [
                             f"--worker={contestant}:{model}:{precision}",
                             f"--weights_dir={directories[model]}", *shape])
                         runs[model][precision][contestant].append(result)
@@ -279,11 +276,7 @@ def main():
         "load_average_before_after": [load_before, load_after], "versions": common.versions(),
         "command": " ".join(sys.argv), "quick": args.quick,
     }
-    out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report, indent=2) + "\n")
-    temporary.replace(out)
+    out = common.write_report(args.out, report)
     print(json.dumps({"matmul_peak_flops": peaks, "results": results}, indent=1))
     print(f"wrote {out}")
     if errors:

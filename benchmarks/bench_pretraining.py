@@ -32,7 +32,7 @@ runs each run in a process of its own (and reports each one's peak memory). Achi
 FLOP/s count the model's matmuls (3x the forward: forward + two backward products)
 for the MLM + NSP step.
 
-    python benchmarks/bench_pretraining.py --repeats=3
+    python -m benchmarks.bench_pretraining --repeats=3
 """
 
 import argparse
@@ -40,7 +40,6 @@ import functools
 import itertools
 import json
 import os
-import pathlib
 import resource
 import statistics
 import subprocess
@@ -48,8 +47,9 @@ import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-OUT = REPO / "benchmarks" / "out" / "pretraining.json"
+from benchmarks import common
+
+OUT = common.OUT_DIR / "pretraining.json"
 SHAPE = dict(vocab_size=30522, num_layers=4, hidden=256, heads=4, intermediate=1024,
              seq=128, predictions=20, batch=16)
 CONTESTANTS = ("tfbert", "tfbert_xla", "keras_hub", "keras_hub_graph", "hf_torch")
@@ -66,7 +66,6 @@ def step_flops(s=SHAPE):
 
 
 def _records(path, s=SHAPE, count=256):
-    sys.path.insert(0, str(REPO))
     from tests.training.records import write_records
 
     return write_records(path, count, s["seq"], s["predictions"], s["vocab_size"])
@@ -92,7 +91,6 @@ def _batches(s=SHAPE, count=8):
 
 
 def _tfbert_trainer(train_steps, steps_per_loop, tmp, precision, jit_compile):
-    sys.path.insert(0, str(REPO))
     from tfbert.configs import experiment
     from tfbert.tasks.pretraining import PretrainingTask
     from tfbert.training.trainer import Trainer
@@ -212,7 +210,7 @@ def hf_torch_looper(steps_per_loop, tmp, precision):
 def matmul_looper(steps_per_loop, tmp, precision):
     """A function that times one 2048x2048 matmul chain (bench_encoder's) in FLOP/s."""
     del steps_per_loop, tmp
-    from bench_encoder import matmul_chain
+    from benchmarks.common import matmul_chain
 
     run, flops = matmul_chain(2048, precision)
 
@@ -248,10 +246,11 @@ def run_rounds(names, rounds, steps_per_loop, tmp):
 
 
 def _subprocess(names, loops, steps_per_loop):
-    command = [sys.executable, __file__, f"--rounds_of={','.join(names)}",
-               f"--loops={loops}", f"--steps_per_loop={steps_per_loop}"]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+    command = [sys.executable, "-m", "benchmarks.bench_pretraining",
+               f"--rounds_of={','.join(names)}", f"--loops={loops}",
+               f"--steps_per_loop={steps_per_loop}"]
+    result = subprocess.run(command, env=common.worker_env("2"), capture_output=True, text=True,
+                            timeout=3600)
     if result.returncode:
         raise RuntimeError(f"{names} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -335,11 +334,7 @@ def main():
         "peak_rss_mb": peak_rss,
         "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
     }
-    out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(report, indent=2))
-    temporary.replace(out)
+    common.write_report(args.out, report)
     print(json.dumps(report, indent=2))
 
 

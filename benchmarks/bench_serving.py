@@ -18,7 +18,7 @@ sentences, one call each) and throughput at batch 32 (all 872 sentences).
 Each measurement is a fresh subprocess; contestants alternate within each
 repetition; medians over repetitions; ratios against the faster peer.
 
-    python benchmarks/bench_serving.py --repeats=3
+    python -m benchmarks.bench_serving --repeats=3
 """
 
 import argparse
@@ -33,9 +33,10 @@ import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-OUT = REPO / "benchmarks" / "out" / "serving.json"
-SST2_DEV = REPO.parent / "shared" / "data" / "glue" / "SST-2" / "dev.tsv"
+from benchmarks import common
+
+OUT = common.OUT_DIR / "serving.json"
+SST2_DEV = common.SST2_DEV
 CONTESTANTS = ("tfbert_export", "hf_torch", "keras_hub")
 SEQ_LENGTH = 128
 
@@ -149,21 +150,21 @@ def main():
                                  args.texts)))
         return
     contestants = args.contestants.split(",")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = common.worker_env()
     with tempfile.TemporaryDirectory() as tmp:
         # Exported once, in a subprocess (TensorFlow and the HF model code must not
         # share a process).
         made = subprocess.run(
-            [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]);"
-             "import bench_serving as b; print(b.make_export(sys.argv[2]))",
-             str(REPO / "benchmarks"), tmp], capture_output=True, text=True, check=True,
+            [sys.executable, "-c", "import sys; from benchmarks import bench_serving as b; "
+             "print(b.make_export(sys.argv[1]))", tmp], capture_output=True, text=True,
+            check=True,
             env=env).stdout.strip().splitlines()[-1]
         export_path, env["MINILM_DIR"] = made.split("\t")
         runs = {c: [] for c in contestants}
         for repeat in range(args.repeats):
             for contestant in contestants:
                 result = subprocess.run(
-                    [sys.executable, __file__, f"--worker={contestant}",
+                    [sys.executable, "-m", "benchmarks.bench_serving", f"--worker={contestant}",
                      f"--export_path={export_path}", f"--latency_texts={args.latency_texts}",
                      *([f"--texts={args.texts}"] if args.texts else [])],
                     capture_output=True, text=True, env=env)

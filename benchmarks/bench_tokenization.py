@@ -1,6 +1,6 @@
 """Tokenization throughput on SQuAD contexts: tfbert.text vs its peers, one run.
 
-    python benchmarks/bench_tokenization.py [--batch_size=256] [--repeats=7]
+    python -m benchmarks.bench_tokenization [--batch_size=256] [--repeats=7]
 
 Peers, each tokenizing the same SQuAD v1.1 dev contexts with the original
 bert-base-uncased vocab (no special tokens, ids only unless noted):
@@ -42,9 +42,9 @@ import tensorflow_text as tf_text  # noqa: E402
 import tokenizers  # noqa: E402
 
 import tfbert.text  # noqa: E402
+from benchmarks import common  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-DATA = pathlib.Path(os.environ.get("TFBERT_TEST_DATA", ROOT.parent / "shared" / "data"))
+DATA = common.DATA
 
 
 def squad_contexts(data_dir):
@@ -116,7 +116,7 @@ def main():
                         help="passes over all contexts in one timed repetition")
     parser.add_argument("--data_dir", type=pathlib.Path, default=DATA)
     parser.add_argument("--out", type=pathlib.Path,
-                        default=ROOT / "benchmarks" / "out" / "tokenization.json")
+                        default=common.OUT_DIR / "tokenization.json")
     args = parser.parse_args()
 
     vocab_file = args.data_dir / "vocab" / "bert-base-uncased-vocab.txt"

@@ -5,7 +5,7 @@ benchmark a list of `ratios`, `{"group": ..., "peer": ..., "ratio": ...}`, where
 ratio is tfbert's speed over the peer's (above 1: tfbert is faster). Draws
 `<benchmark>.png` per benchmark and `overview.png` (all of them) into the charts folder.
 
-    python benchmarks/charts.py [--summary=benchmarks/out/summary.json] \\
+    python -m benchmarks.charts [--summary=benchmarks/out/summary.json] \\
         [--out_dir=benchmarks/out/charts]
 """
 

@@ -15,8 +15,8 @@ longer budget and writes the curve:
    next-sentence accuracy, next to the held-out majority-label rate (the accuracy of
    always answering the more frequent label: "chance" for this data).
 
-    python benchmarks/pretraining_learning.py            # 2,000 steps, ~13 min on 2 cores
-    python benchmarks/pretraining_learning.py --steps=300 --eval_every=100   # smoke test
+    python -m benchmarks.pretraining_learning            # 2,000 steps
+    python -m benchmarks.pretraining_learning --steps=300 --eval_every=100   # smoke test
 
 Writes `benchmarks/out/pretraining_learning.json` and prints a Markdown table.
 """
@@ -29,15 +29,13 @@ import sys
 import tempfile
 import time
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import tensorflow as tf
 
-import tensorflow as tf  # noqa: E402
-
-from tests.training.records import wikitext_records  # noqa: E402
-from tfbert.configs import experiment  # noqa: E402
-from tfbert.tasks.pretraining import PretrainingTask  # noqa: E402
-from tfbert.training.trainer import Trainer  # noqa: E402
+from benchmarks import common
+from tests.training.records import wikitext_records
+from tfbert.configs import experiment
+from tfbert.tasks.pretraining import PretrainingTask
+from tfbert.training.trainer import Trainer
 
 SEQ, PREDICTIONS, BATCH = 128, 20, 32
 
@@ -58,10 +56,8 @@ def main():
     parser.add_argument("--eval_every", type=int, default=250)
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--warmup_steps", type=int, default=400)
-    parser.add_argument("--shared_data", default=os.environ.get(
-        "TFBERT_TEST_DATA", str(REPO.parent / "shared" / "data")))
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "out" /
-                                             "pretraining_learning.json"))
+    parser.add_argument("--shared_data", default=str(common.DATA))
+    parser.add_argument("--out", default=str(common.OUT_DIR / "pretraining_learning.json"))
     args = parser.parse_args()
     if args.steps % args.eval_every:
         parser.error("--steps must be a multiple of --eval_every")
