@@ -25,14 +25,14 @@ __all__ += ["ClassificationData", "SquadData", "TaggingData", "classification_fe
 # Pre-training data creation and dynamic masking (issue #4). The function
 # `create_pretraining_data` stays in its module of the same name (importing it
 # here would hide the module): `from tfbert.data.create_pretraining_data import ...`.
-from tfbert.data.create_pretraining_data import (  # noqa: E402
-    PretrainingDataOptions,
-    PretrainingDataStats,
-)
 from tfbert.data.dynamic_masking import (  # noqa: E402
     dynamic_masking_dataset,
     mask_batch,
     text_dynamic_masking_dataset,
+)
+from tfbert.data.pretraining_instances import (  # noqa: E402
+    PretrainingDataOptions,
+    PretrainingDataStats,
 )
 
 __all__ += ["PretrainingDataOptions", "PretrainingDataStats", "dynamic_masking_dataset",
