@@ -8,7 +8,9 @@ sentences, random front/back truncation, masking with 80/10/10 per word
 piece, whole word masking, and the final shuffle. It is kept apart from the
 program around it (`tfbert.data.create_pretraining_data`: files, workers,
 TFRecords), so that the part that must match the original draw for draw
-reads on its own.
+reads on its own. `PretrainingDataOptions` holds the program's flags too
+(workers, gzip, feature names): one value goes from the command line to every
+worker.
 
 What is faster than the original: a segment is a pair of offsets into its
 document's id array (no token lists are built until the instance is
@@ -66,6 +68,7 @@ def _choose_shuffle():
     return _inline_shuffle
 
 
+# `shuffle(items, rng)`: `rng.shuffle(items)`, same draws, inline where this Python allows.
 shuffle = _choose_shuffle()
 
 
