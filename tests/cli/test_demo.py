@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from tfbert.cli import demo
+from tfbert.cli import demo_shell, demo_steps
 
 
 def test_commands_are_printed_with_the_named_directories():
-    shell = demo.Shell({"DATA": "/data", "WORK": "/tmp/my work"}, "/dev/null")
-    args = demo.command("tfbert_pretrain", input_file="/data/corpus.txt", do_train=True,
-                        model_dir="/tmp/my work/pretrain", init_checkpoint=None,
-                        text="it's fine")
+    shell = demo_shell.Shell({"DATA": "/data", "WORK": "/tmp/my work"}, "/dev/null")
+    args = demo_shell.command("tfbert_pretrain", input_file="/data/corpus.txt", do_train=True,
+                              model_dir="/tmp/my work/pretrain", init_checkpoint=None,
+                              text="it's fine")
     assert args == ["tfbert_pretrain", "--input_file=/data/corpus.txt", "--do_train",
                     "--model_dir=/tmp/my work/pretrain", "--text=it's fine"]
     assert shell.render(args) == ("tfbert_pretrain --input_file=$DATA/corpus.txt --do_train "
@@ -28,11 +28,11 @@ def test_progress_lines_are_shortened():
     line = ("train step 50/300 | masked_lm_loss 6.525 | next_sentence_loss 0.68 | loss 7.209 | "
             "masked_lm_accuracy 0.068 | learning_rate 0.0008 | grad_norm 0.85 | "
             "examples_per_second 40.89")
-    assert demo.progress_line(line) == ("train step 50/300: masked_lm_loss 6.525, "
-                                        "masked_lm_accuracy 0.068 (41 examples/s)")
+    assert demo_shell.progress_line(line) == ("train step 50/300: masked_lm_loss 6.525, "
+                                              "masked_lm_accuracy 0.068 (41 examples/s)")
     line = "train step 5/28 | loss 0.6807 | accuracy 0.5625 | learning_rate 7e-05"
-    assert demo.progress_line(line) == "train step 5/28: loss 0.6807, accuracy 0.5625"
-    assert demo.progress_line("saved checkpoint ckpt-40") == "saved checkpoint ckpt-40"
+    assert demo_shell.progress_line(line) == "train step 5/28: loss 0.6807, accuracy 0.5625"
+    assert demo_shell.progress_line("saved checkpoint ckpt-40") == "saved checkpoint ckpt-40"
 
 
 def test_demo_refuses_a_used_work_dir(tmp_path):
@@ -71,7 +71,7 @@ def test_demo_runs_the_whole_path(tmp_path):
     assert "masked-LM loss" in out and "train step 40/40" in out
     # 5-6. Fine-tuning: a dev accuracy printed and written.
     accuracy = float(re.search(r"dev accuracy ([\d.]+)", out).group(1))
-    written = demo.read_results(work / "finetune" / "eval_results.txt")["accuracy"]
+    written = demo_shell.read_results(work / "finetune" / "eval_results.txt")["accuracy"]
     assert abs(written - accuracy) < 1e-3
     if huggingface:
         # all-MiniLM-L6-v2 after 10 steps (0.96 and 0.99 in two runs; chance is 0.5).
@@ -82,7 +82,7 @@ def test_demo_runs_the_whole_path(tmp_path):
     assert (export / "saved_model.pb").exists() and (export / "assets" / "vocab.txt").exists()
     # 8. The answers of the C++ loader to the raw sentences.
     answers = re.findall(r"^\s+(negative|positive) (0\.\d+|1\.000)  '(.*)'$", out, re.M)
-    assert [text for _, _, text in answers] == list(demo.TEXTS), out
+    assert [text for _, _, text in answers] == list(demo_steps.TEXTS), out
     assert all(0.5 <= float(probability) <= 1.0 for _, probability, _ in answers)
     # Every step's command, in a script a shell can read.
     script = (work / "commands.sh").read_text()

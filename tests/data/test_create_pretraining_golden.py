@@ -10,6 +10,7 @@ from tests.data import reference_pretraining
 from tests.text.reference_tokenization import ReferenceTokenizer
 from tfbert.data import create_pretraining_data as cpd
 from tfbert.data import pretraining_corpus
+from tfbert.data.pretraining_instances import PretrainingDataOptions
 from tfbert.text.tokenizer import BertTokenizer
 from tfbert.text.vocab import load_vocab
 
@@ -50,7 +51,7 @@ def _first_difference(ours, golden):
 @pytest.mark.parametrize("whole_word", [False, True], ids=["wordpiece", "whole_word"])
 def test_byte_identical_to_original(shared_data, uncased_vocab, tokenize, tmp_path, whole_word):
     golden_name, order = GOLDEN[whole_word]
-    options = cpd.PretrainingDataOptions(
+    options = PretrainingDataOptions(
         max_seq_length=128, max_predictions_per_seq=20, masked_lm_prob=0.15,
         short_seq_prob=0.1, random_seed=12345, dupe_factor=5, do_whole_word_mask=whole_word,
         num_workers=1, feature_order=order)
@@ -80,7 +81,7 @@ def test_matches_plain_python_original(shared_data, uncased_vocab, tokenize, tmp
     vocab = load_vocab(uncased_vocab)
     out = tmp_path / "out.tfrecord"
     cpd.create_pretraining_data([str(first), str(second)], [str(out)], vocab, tokenize,
-                                cpd.PretrainingDataOptions(num_workers=1, **flags))
+                                PretrainingDataOptions(num_workers=1, **flags))
     expected = reference_pretraining.create_examples(
         [first, second], ReferenceTokenizer(vocab), vocab, **flags)
     ours = [tf.train.Example.FromString(r) for r in _records(out)]
@@ -90,7 +91,7 @@ def test_matches_plain_python_original(shared_data, uncased_vocab, tokenize, tmp
 
 
 def test_round_robin_over_output_files(shared_data, uncased_vocab, tokenize, tmp_path):
-    options = cpd.PretrainingDataOptions(dupe_factor=5, num_workers=1)
+    options = PretrainingDataOptions(dupe_factor=5, num_workers=1)
     single, parts = tmp_path / "all.tfrecord", [tmp_path / f"part{i}" for i in range(3)]
     corpus = [str(shared_data / "text" / "bert_sample_text.txt")]
     vocab = load_vocab(uncased_vocab)

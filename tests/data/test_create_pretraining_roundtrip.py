@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tfbert.data import create_pretraining_data as cpd
 from tfbert.data import pretraining_corpus, pretraining_dataset
+from tfbert.data.pretraining_instances import PretrainingDataOptions, Vocab
 from tfbert.text import BertTokenizer, load_vocab
 
 CLS, SEP, MASK = 101, 102, 103
@@ -44,7 +45,7 @@ def wikitext_run(shared_data, vocab, tokenize, tmp_path_factory):
     files = [str(out / "wiki-0.tfrecord"), str(out / "wiki-1.tfrecord")]
     stats = cpd.create_pretraining_data(
         [str(shared_data / "text" / "wikitext2_valid_pretrain_format.txt")], files, vocab,
-        tokenize, cpd.PretrainingDataOptions(dupe_factor=1, num_workers=2))
+        tokenize, PretrainingDataOptions(dupe_factor=1, num_workers=2))
     return files, stats
 
 
@@ -107,7 +108,7 @@ def _run(tmp_path, vocab, tokenize, text, name="out.tfrecord", **options):
     out = tmp_path / name
     stats = cpd.create_pretraining_data(
         [str(corpus)], [str(out)], vocab, tokenize,
-        cpd.PretrainingDataOptions(**{"dupe_factor": 2, **options}))
+        PretrainingDataOptions(**{"dupe_factor": 2, **options}))
     return out, stats
 
 
@@ -171,7 +172,7 @@ def test_bad_options(vocab, tokenize, tmp_path, options, message):
 def test_vocab_without_special_tokens(vocab, tokenize, tmp_path):
     broken = [t if t not in ("[MASK]", "[SEP]") else f"x{t}" for t in vocab]
     with pytest.raises(ValueError, match=r"lacks \[SEP\], \[MASK\]"):
-        cpd.Vocab(broken, "--vocab_file=v.txt")
+        Vocab(broken, "--vocab_file=v.txt")
 
 
 def test_crash_while_writing_leaves_no_file(tmp_path):
@@ -183,3 +184,8 @@ def test_crash_while_writing_leaves_no_file(tmp_path):
             writer.write(b"x")
             raise RuntimeError("crash")
     assert not list(tmp_path.iterdir())
+
+
+def test_old_options_path_still_works():
+    # tests/training/records.py and benchmarks/bench_create_pretraining_data.py use it.
+    assert cpd.PretrainingDataOptions is PretrainingDataOptions

@@ -20,6 +20,7 @@ from absl import app, flags, logging
 from tfbert.data import create_pretraining_data as cpd
 from tfbert.data import pretraining_corpus
 from tfbert.data.pretraining_dataset import expand_input_files
+from tfbert.data.pretraining_instances import PretrainingDataOptions, Vocab
 from tfbert.text import BertTokenizer, load_vocab
 
 flags.DEFINE_string("input_file", None, "Input corpus: comma list of files and globs "
@@ -50,7 +51,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    options = cpd.PretrainingDataOptions(
+    options = PretrainingDataOptions(
         max_seq_length=FLAGS.max_seq_length,
         max_predictions_per_seq=FLAGS.max_predictions_per_seq,
         masked_lm_prob=FLAGS.masked_lm_prob, short_seq_prob=FLAGS.short_seq_prob,
@@ -66,7 +67,7 @@ def main(argv):
         input_files = expand_input_files(FLAGS.input_file, "--input_file")
         vocab_name = f"--vocab_file={FLAGS.vocab_file}"
         vocab = load_vocab(FLAGS.vocab_file)
-        cpd.Vocab(vocab, vocab_name)  # a clear message before building the tokenizer
+        Vocab(vocab, vocab_name)  # a clear message before building the tokenizer
         try:
             tokenizer = BertTokenizer(vocabulary=vocab, lower_case=FLAGS.do_lower_case)
         except ValueError as e:

@@ -11,14 +11,11 @@ __all__ = ["PRETRAINING_FEATURES", "check_pretraining_files", "expand_input_file
            "feature_names", "pretraining_dataset", "pretraining_feature_spec"]
 
 # Fine-tuning data (issue #6).
+from tfbert.data.classification import ClassificationData, classification_features  # noqa: E402
+from tfbert.data.classification_files import read_classification_file  # noqa: E402
 from tfbert.data.conll import TaggingData, read_conll, tagging_features, tags_from_logits  # noqa: E402
 from tfbert.data.finetuning import make_dataset  # noqa: E402
-from tfbert.data.glue import (  # noqa: E402
-    ClassificationData,
-    classification_features,
-    read_classification_file,
-    read_glue,
-)
+from tfbert.data.glue import read_glue  # noqa: E402
 from tfbert.data.squad import SquadData, read_squad, squad_features  # noqa: E402
 
 __all__ += ["ClassificationData", "SquadData", "TaggingData", "classification_features",
@@ -28,14 +25,14 @@ __all__ += ["ClassificationData", "SquadData", "TaggingData", "classification_fe
 # Pre-training data creation and dynamic masking (issue #4). The function
 # `create_pretraining_data` stays in its module of the same name (importing it
 # here would hide the module): `from tfbert.data.create_pretraining_data import ...`.
-from tfbert.data.create_pretraining_data import (  # noqa: E402
-    PretrainingDataOptions,
-    PretrainingDataStats,
-)
 from tfbert.data.dynamic_masking import (  # noqa: E402
     dynamic_masking_dataset,
     mask_batch,
     text_dynamic_masking_dataset,
+)
+from tfbert.data.pretraining_instances import (  # noqa: E402
+    PretrainingDataOptions,
+    PretrainingDataStats,
 )
 
 __all__ += ["PretrainingDataOptions", "PretrainingDataStats", "dynamic_masking_dataset",
