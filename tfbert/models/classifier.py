@@ -1,9 +1,12 @@
 """`BertClassifier`: sentence (pair) classification or regression on the pooled output."""
 
+from typing import Any
+
 import keras
 
 from tfbert.layers.heads import ClassificationHead
 from tfbert.models.base import EncoderTaskModel
+from tfbert.networks.bert_encoder import BertEncoder
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
@@ -30,7 +33,8 @@ class BertClassifier(EncoderTaskModel):
 
     _config_keys = ("num_classes", "dropout")
 
-    def __init__(self, encoder, num_classes, dropout=None, **kwargs):
+    def __init__(self, encoder: BertEncoder, num_classes: int, dropout: float | None = None,
+                 **kwargs: Any) -> None:
         config = encoder.config
         rate = config.hidden_dropout_prob if dropout is None else dropout
         head = ClassificationHead(num_classes, rate, config.initializer_range,

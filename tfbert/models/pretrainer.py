@@ -1,10 +1,12 @@
 """`BertPretrainer`: the masked-LM and next-sentence heads of the original pre-training."""
 
+from typing import Any
+
 import keras
 
 from tfbert.layers.heads import ClassificationHead, MaskedLMHead
 from tfbert.models.base import EncoderTaskModel
-from tfbert.networks.bert_encoder import INPUT_NAMES
+from tfbert.networks.bert_encoder import INPUT_NAMES, BertEncoder
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
@@ -38,7 +40,8 @@ class BertPretrainer(EncoderTaskModel):
 
     _config_keys = ("mlm_activation", "max_predictions_per_seq")
 
-    def __init__(self, encoder, mlm_activation=None, max_predictions_per_seq=None, **kwargs):
+    def __init__(self, encoder: BertEncoder, mlm_activation: str | None = None,
+                 max_predictions_per_seq: int | None = None, **kwargs: Any) -> None:
         config = encoder.config
         masked_lm = MaskedLMHead(
             encoder.word_embeddings, activation=mlm_activation or config.hidden_act,

@@ -1,9 +1,12 @@
 """`BertSpanLabeler`: start/end logits for extractive question answering (SQuAD)."""
 
+from typing import Any
+
 import keras
 
 from tfbert.layers.heads import SpanHead
 from tfbert.models.base import EncoderTaskModel
+from tfbert.networks.bert_encoder import BertEncoder
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
@@ -24,7 +27,7 @@ class BertSpanLabeler(EncoderTaskModel):
     TensorShape([2, 8])
     """
 
-    def __init__(self, encoder, **kwargs):
+    def __init__(self, encoder: BertEncoder, **kwargs: Any) -> None:
         head = SpanHead(encoder.config.initializer_range, name="span_head",
                         dtype=encoder.dtype_policy)
         inputs = self._inputs(encoder)

@@ -1,9 +1,12 @@
 """`BertTokenClassifier`: a label per wordpiece (named entities, tagging)."""
 
+from typing import Any
+
 import keras
 
 from tfbert.layers.heads import ClassificationHead
 from tfbert.models.base import EncoderTaskModel
+from tfbert.networks.bert_encoder import BertEncoder
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
@@ -29,7 +32,8 @@ class BertTokenClassifier(EncoderTaskModel):
 
     _config_keys = ("num_classes", "dropout")
 
-    def __init__(self, encoder, num_classes, dropout=None, **kwargs):
+    def __init__(self, encoder: BertEncoder, num_classes: int, dropout: float | None = None,
+                 **kwargs: Any) -> None:
         config = encoder.config
         rate = config.hidden_dropout_prob if dropout is None else dropout
         head = ClassificationHead(num_classes, rate, config.initializer_range,

@@ -1,5 +1,7 @@
 """`BertEncoder`: the BERT Transformer encoder, with the TF Hub BERT interface."""
 
+from typing import Any, Self
+
 import keras
 import numpy as np
 
@@ -9,10 +11,10 @@ from tfbert.layers.dropout import Dropout
 from tfbert.layers.embeddings import OnDeviceEmbedding, PositionEmbedding, truncated_normal
 from tfbert.layers.transformer import TransformerEncoderBlock, layer_norm
 
-INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+INPUT_NAMES: tuple[str, ...] = ("input_word_ids", "input_mask", "input_type_ids")
 
 
-def encoder_inputs(seq_length=None):
+def encoder_inputs(seq_length: int | None = None) -> dict[str, keras.KerasTensor]:
     """Keras inputs `input_word_ids`, `input_mask`, `input_type_ids`: int32 `[batch, seq]`."""
     return {name: keras.Input(shape=(seq_length,), dtype="int32", name=name)
             for name in INPUT_NAMES}
@@ -51,7 +53,8 @@ class BertEncoder(keras.Model):
     (TensorShape([2, 8, 64]), TensorShape([2, 64]))
     """
 
-    def __init__(self, config, use_one_hot_embeddings=False, seq_length=None, **kwargs):
+    def __init__(self, config: BertConfig | dict[str, Any], use_one_hot_embeddings: bool = False,
+                 seq_length: int | None = None, **kwargs: Any) -> None:
         if isinstance(config, dict):
             config = BertConfig.from_dict(config)
         dtype = kwargs.pop("dtype", None)
@@ -110,17 +113,17 @@ class BertEncoder(keras.Model):
         self.transformer_layers = blocks
         self.pooler = pooler
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(),
                 "use_one_hot_embeddings": self.use_one_hot_embeddings,
                 "seq_length": self.seq_length, "name": self.name,
                 "trainable": self.trainable}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Self:
         return cls(**config)
 
-    def dummy_inputs(self, batch_size=1, seq_length=8):
+    def dummy_inputs(self, batch_size: int = 1, seq_length: int = 8) -> dict[str, np.ndarray]:
         """All-ones ids, full mask, type 0: builds the model and shows the input format."""
         shape = (batch_size, self.seq_length or seq_length)
         return {"input_word_ids": np.ones(shape, "int32"), "input_mask": np.ones(shape, "int32"),
