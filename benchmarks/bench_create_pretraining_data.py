@@ -65,6 +65,7 @@ def run_one(contestant, corpus, vocab_file, out_dir):
     else:
         from tfbert.data import create_pretraining_data as cpd
         from tfbert.data import pretraining_corpus
+        from tfbert.data.pretraining_instances import PretrainingDataOptions
         from tfbert.text import BertTokenizer, load_vocab
 
         workers = int(contestant.split("_")[1])
@@ -77,7 +78,7 @@ def run_one(contestant, corpus, vocab_file, out_dir):
         start = time.perf_counter()
         stats = cpd.create_pretraining_data(
             [corpus], [out], vocab, tokenize,
-            cpd.PretrainingDataOptions(num_workers=workers, **FLAGS))
+            PretrainingDataOptions(num_workers=workers, **FLAGS))
         seconds, instances = time.perf_counter() - start, stats.instances
     return dict(contestant=contestant, seconds=seconds, setup_s=setup, instances=instances,
                 instances_per_s=instances / seconds, peak_rss_mb=_peak_rss_mb(),

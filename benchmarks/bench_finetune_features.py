@@ -45,6 +45,7 @@ SEQ, STRIDE, QUERY = 384, 128, 64
 def _tfbert(job):
     start = time.perf_counter()
     from tfbert.data import glue, squad
+    from tfbert.data.classification import classification_features
     from tfbert.text import BertTokenizer
 
     tokenizer = BertTokenizer(VOCAB, lower_case=True)
@@ -55,7 +56,7 @@ def _tfbert(job):
         data = squad.read_squad(SQUAD, is_training=True)
         rows = len(squad.squad_features(data, tokenizer, SEQ, STRIDE, QUERY, is_training=True))
     else:
-        rows = len(glue.classification_features(glue.read_glue("sst2", SST2.parent, "train"),
+        rows = len(classification_features(glue.read_glue("sst2", SST2.parent, "train"),
                                                 tokenizer, 128)["input_mask"])
     return setup, time.perf_counter() - start, rows
 

@@ -72,11 +72,11 @@ def step_flops(model, batch, seq):
 
 def run_tfbert(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp,
                padding="auto"):
+    from tfbert import tasks
     from tfbert.configs import experiment
-    from tfbert.tasks import finetune_run
     from tfbert.training.trainer import Trainer
 
-    config = finetune_run.load_config("glue/sst2")
+    config = tasks.load_config("glue/sst2")
     config = experiment.set_values(config, {
         "task.init_checkpoint": weights_dir, "task.train_data.input_path": str(common.SST2_DEV),
         "task.train_data.max_seq_length": seq, "task.train_data.global_batch_size": batch,
@@ -86,8 +86,8 @@ def run_tfbert(weights_dir, precision, batch, seq, loops, steps_per_loop, tmp,
         "trainer.steps_per_loop": steps_per_loop, "trainer.checkpoint_interval": 10**9,
         "trainer.optimizer.learning_rate": LEARNING_RATE,
         "runtime.mixed_precision_dtype": precision, "runtime.seed": 1}, "benchmark")
-    task = finetune_run.build_task(config.task)
-    config = finetune_run.prepare(config, task, "train")
+    task = tasks.build_task(config.task)
+    config = task.prepare(config, "train")
     task.features(config.task.train_data, True)  # tokenize before the clock starts
     trainer = Trainer(task, config, os.path.join(tmp, "model"))
     history = trainer.train()

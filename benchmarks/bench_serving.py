@@ -58,15 +58,14 @@ def minilm_dir():
 
 def make_export(directory):
     """The tfbert_export classification SavedModel of MiniLM + a 2-class head."""
-    import tfbert
-    from tfbert.checkpoints import bert_encoder_from_huggingface
-    from tfbert.cli.export import export_model
+    from tfbert.checkpoints import load_model
+    from tfbert.tasks import build_task, load_config
 
-    encoder = bert_encoder_from_huggingface(minilm_dir())
-    model = tfbert.BertClassifier(encoder, num_classes=2)
-    [path] = export_model("classification", model, os.path.join(minilm_dir(), "vocab.txt"),
-                          directory, seq_length=SEQ_LENGTH, label_names=["neg", "pos"],
-                          version=1)
+    task = build_task(load_config("classification", params_override=(
+        f"task.init_checkpoint={minilm_dir()},task.label_names=[neg, pos],"
+        f"task.predict_data.max_seq_length={SEQ_LENGTH}")).task)
+    model = load_model(minilm_dir(), head=task.build_head, require_head=False)
+    [path] = task.export(model, directory, version=1)
     return f"{path}\t{minilm_dir()}"
 
 

@@ -1,5 +1,8 @@
 """tfbert: BERT for TensorFlow 2.21 / Keras 3, faithful to the original Google model.
 
+The names below load on first use, so that `import tfbert.cli.<command>`
+reaches the command before TensorFlow starts (and can quiet its start-up lines).
+
 Example:
 
 >>> import tfbert
@@ -9,13 +12,31 @@ Example:
 TensorShape([1, 128])
 """
 
-from tfbert.configs import BertConfig, list_model_configs, model_config
-from tfbert.models import BertClassifier, BertPretrainer, BertSpanLabeler, BertTokenClassifier
-from tfbert.networks import BertEncoder
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BertClassifier", "BertConfig", "BertEncoder", "BertPretrainer", "BertSpanLabeler",
-    "BertTokenClassifier", "list_model_configs", "model_config",
-]
+_EXPORTS = {
+    "BertConfig": "tfbert.configs", "list_model_configs": "tfbert.configs",
+    "model_config": "tfbert.configs", "BertEncoder": "tfbert.networks",
+    "BertClassifier": "tfbert.models", "BertPretrainer": "tfbert.models",
+    "BertSpanLabeler": "tfbert.models", "BertTokenClassifier": "tfbert.models",
+}
+_SUBPACKAGES = ("checkpoints", "cli", "configs", "data", "layers", "metrics", "models",
+                "networks", "serving", "tasks", "text", "training")
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"tfbert.{name}")
+    raise AttributeError(f"module 'tfbert' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS, *_SUBPACKAGES])

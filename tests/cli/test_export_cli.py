@@ -11,8 +11,8 @@ import tensorflow as tf
 import tfbert
 from tests.helpers import randomize, tiny_config
 from tests.serving.conftest import VOCAB, text_array
+from tfbert.checkpoints import training_checkpoint
 from tfbert.serving import NativeSavedModel, unsupported_ops
-from tfbert.training.checkpointing import training_checkpoint
 
 
 def _export(*flags):

@@ -45,6 +45,8 @@ RESOLVE_SCRIPT = textwrap.dedent("""
     from absl import flags
     from tfbert.cli import finetune
 
+    finetune.define_flags()
+
     def resolve(given):
         values = {name: flags.FLAGS[name].default for name in flags.FLAGS}
         values.update(given)

@@ -8,6 +8,8 @@ from tfbert.cli import pretrain
 from tfbert.configs import experiment
 from tfbert.training import strategies
 
+pretrain.define_flags()  # commands define their flags lazily, in run()
+
 
 def _resolve(**given):
     """`pretrain.resolve` with the flags' defaults and `given` as the command line."""

@@ -185,7 +185,3 @@ def test_crash_while_writing_leaves_no_file(tmp_path):
             raise RuntimeError("crash")
     assert not list(tmp_path.iterdir())
 
-
-def test_old_options_path_still_works():
-    # tests/training/records.py and benchmarks/bench_create_pretraining_data.py use it.
-    assert cpd.PretrainingDataOptions is PretrainingDataOptions

@@ -77,9 +77,3 @@ def test_glue_errors_name_file_and_line(tmp_path):
     with pytest.raises(ValueError, match="unknown GLUE task 'nope'"):
         glue.read_glue("nope", tmp_path, "dev")
 
-
-def test_old_names_still_reach_the_user_file_reader():
-    # tfbert/tasks/sentence_prediction.py still calls these through `glue`.
-    from tfbert.data import classification, classification_files
-    assert glue.read_classification_file is classification_files.read_classification_file
-    assert glue.classification_features is classification.classification_features

@@ -9,8 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tests.tasks.test_finetuning_tasks import _experiment, _head
-from tfbert.cli.export import export_model
-from tfbert.cli.model_loading import load_model, weights_path
+from tfbert.checkpoints import latest_weights, load_model
 from tfbert.configs.experiment import DataConfig, OptimizerConfig
 from tfbert.serving import NativeSavedModel, unsupported_ops
 from tfbert.tasks.sentence_prediction import SentencePredictionConfig, SentencePredictionTask
@@ -38,11 +37,12 @@ def test_exported_minilm_sst2_gives_python_labels_on_all_dev(shared_data, tmp_pa
 
     # Export from the training directory, as tfbert_export --model_dir does.
     task.bert_config().to_json_file(tmp_path / "bert_config.json")
-    model = load_model("classification", weights_path(str(tmp_path / "model"), None),
-                       str(tmp_path / "bert_config.json"), num_classes=2)
-    [path] = export_model("classification", model, f"{minilm}/vocab.txt",
-                          str(tmp_path / "models" / "sst2"), seq_length=64,
-                          label_names=["negative", "positive"], version=1)
+    export_task = SentencePredictionTask(SentencePredictionConfig(
+        task="classification", init_checkpoint=minilm, label_names=["negative", "positive"],
+        predict_data=DataConfig(max_seq_length=64)))
+    model = load_model(latest_weights(str(tmp_path / "model")), head=export_task.build_head,
+                       config=str(tmp_path / "bert_config.json"))
+    [path] = export_task.export(model, str(tmp_path / "models" / "sst2"), version=1)
     assert unsupported_ops(path) == []
 
     with open(sst2 / "dev.tsv", encoding="utf-8") as f:

@@ -1,6 +1,6 @@
 """Shortened real fine-tuning runs, one per task path: the real all-MiniLM-L6-v2
 from its HuggingFace weights, trained a few dozen steps on real data through
-`tfbert.tasks.finetune_run` (what `tfbert_finetune` runs), then scored with the
+`tfbert.training.run_experiment` (what `tfbert_finetune` runs), then scored with the
 task's full metric against chance. SST-2's run, which also exports the model, is
 tests/serving/test_export_sst2_minilm.py; the full runs are
 benchmarks/finetune_runs.sh."""
@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from tfbert.tasks.finetune_run import load_config, run_finetuning
+from tfbert.tasks import load_config
+from tfbert.training import run_experiment
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def _run(task, minilm, tmp_path, steps, train, evaluation, train_seq, eval_seq, 
                 f"task.validation_data.input_path={evaluation},"
                 f"task.validation_data.max_seq_length={eval_seq},"
                 f"task.validation_data.global_batch_size=64,runtime.seed=1{extra}")
-    return run_finetuning(load_config(task, params_override=override), str(tmp_path / "model"),
+    return run_experiment(load_config(task, params_override=override), str(tmp_path / "model"),
                           "train_and_eval")
 
 

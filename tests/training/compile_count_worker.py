@@ -12,20 +12,21 @@ import sys
 def main(vocab_file, work_dir):
     dump_dir = os.path.join(work_dir, "xla_dump")
     os.environ["XLA_FLAGS"] = f"--xla_dump_to={dump_dir}"
-    from tfbert.tasks import finetune_run
+    from tfbert.tasks import load_config
+    from tfbert.training import run_experiment
 
     train = os.path.join(work_dir, "train.csv")
     with open(train, "w", encoding="utf-8") as f:
         f.write("text,tone\n" + "".join(f"a good film {i},pos\nbad film {i},neg\n"
                                        for i in range(16)))
-    config = finetune_run.load_config("classification", params_override=",".join([
+    config = load_config("classification", params_override=",".join([
         "task.model=bert_tiny_uncased", f"task.vocab_file={vocab_file}", "task.text_a=text",
         "task.label=tone", f"task.train_data.input_path={train}",
         "task.train_data.max_seq_length=16", "task.train_data.global_batch_size=4",
         "task.num_train_epochs=null", "trainer.train_steps=6", "trainer.steps_per_loop=2",
         "runtime.distribution_strategy=one_device", "runtime.jit_compile=true",
         "runtime.seed=1"]))
-    finetune_run.run_finetuning(config, os.path.join(work_dir, "model"), "train")
+    run_experiment(config, os.path.join(work_dir, "model"), "train")
     modules = [name for name in os.listdir(dump_dir)
                if "train_step" in name and name.endswith("before_optimizations.txt")]
     print(f"train step compilations: {len(modules)}")

@@ -74,10 +74,11 @@ def wikitext_records(shared_data, vocab_file, output_path, max_seq_length=128,
     """
     from tfbert.data import create_pretraining_data as cpd
     from tfbert.data import pretraining_corpus
+    from tfbert.data.pretraining_instances import PretrainingDataOptions
     from tfbert.text.tokenizer import BertTokenizer
     from tfbert.text.vocab import load_vocab
 
-    options = cpd.PretrainingDataOptions(
+    options = PretrainingDataOptions(
         max_seq_length=max_seq_length, max_predictions_per_seq=max_predictions_per_seq,
         dupe_factor=dupe_factor, random_seed=seed, num_workers=1)
     vocab = load_vocab(vocab_file)

@@ -10,11 +10,10 @@ import tensorflow as tf
 
 from tests.helpers import TINY
 from tests.training.records import write_records
-from tfbert.checkpoints import save_tf1_checkpoint
+from tfbert.checkpoints import restore_encoder, save_tf1_checkpoint
 from tfbert.configs import experiment
 from tfbert.networks import BertEncoder
 from tfbert.tasks.pretraining import PretrainingTask
-from tfbert.training.checkpointing import restore_encoder
 from tfbert.training.summaries import read_scalars
 from tfbert.training.trainer import Trainer
 

@@ -1,4 +1,5 @@
-"""Weights from the outside world: Google TF1 checkpoints and HuggingFace BERT weights."""
+"""Weights from the outside world and back: one loader (`load_model`) for Google TF1
+checkpoints, HuggingFace directories, tfbert checkpoints and `.keras` files."""
 
 from tfbert.checkpoints.convert import load_bert, save_bert
 from tfbert.checkpoints.google_tf1 import (
@@ -8,14 +9,25 @@ from tfbert.checkpoints.google_tf1 import (
 )
 from tfbert.checkpoints.huggingface import (
     bert_encoder_from_huggingface,
-    config_from_huggingface,
     installed_minilm_dir,
     load_huggingface_weights,
     read_huggingface_weights,
 )
+from tfbert.checkpoints.loader import (
+    latest_weights,
+    load_model,
+    restore_weights,
+    source_config,
+    source_kind,
+    source_vocab,
+)
+from tfbert.checkpoints.restore import restore_encoder, restore_model, training_checkpoint
+from tfbert.configs.huggingface import config_from_huggingface, is_huggingface_dir
 
 __all__ = [
-    "bert_encoder_from_huggingface", "config_from_huggingface", "installed_minilm_dir", "load_bert",
-    "load_huggingface_weights", "load_tf1_checkpoint", "read_huggingface_weights",
-    "read_tf1_checkpoint", "save_bert", "save_tf1_checkpoint",
+    "bert_encoder_from_huggingface", "config_from_huggingface", "installed_minilm_dir",
+    "is_huggingface_dir", "latest_weights", "load_bert", "load_huggingface_weights",
+    "load_model", "load_tf1_checkpoint", "read_huggingface_weights", "read_tf1_checkpoint",
+    "restore_encoder", "restore_model", "restore_weights", "save_bert", "save_tf1_checkpoint",
+    "source_config", "source_kind", "source_vocab", "training_checkpoint",
 ]

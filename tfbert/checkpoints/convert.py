@@ -2,30 +2,13 @@
 
 import os
 
-from tfbert.checkpoints.google_tf1 import (
-    load_tf1_checkpoint,
-    read_tf1_checkpoint,
-    save_tf1_checkpoint,
-)
-from tfbert.checkpoints.huggingface import (
-    config_from_huggingface,
-    load_huggingface_weights,
-    read_huggingface_weights,
-)
-from tfbert.configs.bert_config import BertConfig
+from tfbert.checkpoints.google_tf1 import read_tf1_checkpoint, save_tf1_checkpoint
+from tfbert.checkpoints.huggingface import read_huggingface_weights
+from tfbert.checkpoints.loader import load_model
+from tfbert.models.pretrainer import BertPretrainer
 
 MODEL_KINDS = ("auto", "encoder", "pretrainer")
 OUTPUT_FORMATS = ("keras", "tf1")
-
-
-def _build(config, kind, has_pretraining_heads):
-    from tfbert.models import BertPretrainer
-    from tfbert.networks import BertEncoder
-
-    if kind == "auto":
-        kind = "pretrainer" if has_pretraining_heads else "encoder"
-    encoder = BertEncoder(config)
-    return BertPretrainer(encoder) if kind == "pretrainer" else encoder
 
 
 def load_bert(tf1_checkpoint=None, bert_config_file=None, hf_model_dir=None, model="auto"):
@@ -43,21 +26,14 @@ def load_bert(tf1_checkpoint=None, bert_config_file=None, hf_model_dir=None, mod
         raise ValueError(f"model must be one of {MODEL_KINDS}, got {model!r}")
     if (tf1_checkpoint is None) == (hf_model_dir is None):
         raise ValueError("give exactly one of tf1_checkpoint and hf_model_dir")
-    if tf1_checkpoint is not None:
-        if bert_config_file is None:
-            base = tf1_checkpoint if os.path.isdir(tf1_checkpoint) else \
-                os.path.dirname(tf1_checkpoint)
-            bert_config_file = os.path.join(base, "bert_config.json")
-        names = read_tf1_checkpoint(tf1_checkpoint)
-        result = _build(BertConfig.from_json_file(bert_config_file), model,
-                        "cls/predictions/output_bias" in names)
-        load_tf1_checkpoint(result, tf1_checkpoint)
-        return result
-    weights = read_huggingface_weights(hf_model_dir)
-    result = _build(config_from_huggingface(os.path.join(hf_model_dir, "config.json")), model,
-                    "cls.predictions.bias" in weights)
-    load_huggingface_weights(result, weights)
-    return result
+    if model == "auto":
+        if tf1_checkpoint is not None:
+            has_heads = "cls/predictions/output_bias" in read_tf1_checkpoint(tf1_checkpoint)
+        else:
+            has_heads = "cls.predictions.bias" in read_huggingface_weights(hf_model_dir)
+        model = "pretrainer" if has_heads else "encoder"
+    head = BertPretrainer if model == "pretrainer" else None
+    return load_model(tf1_checkpoint or hf_model_dir, head=head, config=bert_config_file)
 
 
 def save_bert(model, output_path, output_format="keras"):

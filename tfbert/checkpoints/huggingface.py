@@ -3,54 +3,13 @@
 Read without executing code from files: safetensors is a plain tensor format
 and needs no PyTorch; `pytorch_model.bin` is a pickle, opened only through
 `torch.load(..., weights_only=True)`, and refused when PyTorch is absent.
-
-HuggingFace's config word `"gelu"` means the exact erf GELU (its
-`"gelu_new"`/`"gelu_pytorch_tanh"` are the tanh form of the original BERT),
-so activations are mapped by the function HuggingFace really computes.
+Its `config.json` is read by `tfbert.configs.huggingface`.
 """
 
-import json
 import os
 
-import numpy as np
-
 from tfbert.checkpoints.variable_table import model_entries, relayout
-from tfbert.configs.bert_config import BertConfig
-
-# HuggingFace ACT2FN name -> tfbert activation name.
-HF_ACTIVATIONS = {
-    "gelu": "gelu_erf",
-    "gelu_python": "gelu_erf",
-    "gelu_new": "gelu",
-    "gelu_pytorch_tanh": "gelu",
-    "gelu_fast": "gelu",
-    "relu": "relu",
-    "tanh": "tanh",
-    "silu": "silu",
-    "swish": "silu",
-}
-_CONFIG_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                "intermediate_size", "hidden_dropout_prob", "attention_probs_dropout_prob",
-                "max_position_embeddings", "type_vocab_size", "initializer_range")
-
-
-def config_from_huggingface(config):
-    """A `BertConfig` from a HuggingFace BERT `config.json` (path or dict)."""
-    if not isinstance(config, dict):
-        with open(config, encoding="utf-8") as f:
-            config = json.load(f)
-    act = config.get("hidden_act", "gelu")
-    if act not in HF_ACTIVATIONS:
-        raise ValueError(f"HuggingFace hidden_act {act!r} is not supported; "
-                         f"known: {sorted(HF_ACTIVATIONS)}")
-    if config.get("position_embedding_type", "absolute") != "absolute":
-        raise ValueError("only position_embedding_type='absolute' is BERT; got "
-                         f"{config['position_embedding_type']!r}")
-    eps = config.get("layer_norm_eps", 1e-12)
-    if not np.isclose(eps, 1e-12, rtol=0, atol=1e-13):
-        raise ValueError(f"layer_norm_eps={eps}: tfbert implements BERT's 1e-12 only")
-    values = {k: config[k] for k in _CONFIG_KEYS if k in config}
-    return BertConfig.from_dict({**values, "hidden_act": HF_ACTIVATIONS[act]})
+from tfbert.configs.huggingface import config_from_huggingface
 
 
 def read_huggingface_weights(model_dir):

@@ -7,39 +7,44 @@ overwritten. The graph tokenizes raw strings with the original WordPiece.
     tfbert_export --task=classification --model=bert_base_uncased \
         --model_dir=runs/sst2 --vocab_file=vocab.txt --label_names=negative,positive \
         --export_dir=models/sst2
-    tfbert_export --task=squad --checkpoint=runs/squad/ckpt-2000 --model=bert_base_uncased \
+    tfbert_export --task=squad/v1.1 --checkpoint=runs/squad/ckpt-2000 --model=bert_base_uncased \
         --vocab_file=vocab.txt --seq_length=384 --export_dir=models/squad
     tfbert_export --task=hub --checkpoint=uncased_L-12_H-768_A-12/bert_model.ckpt \
         --model=uncased_L-12_H-768_A-12/bert_config.json \
         --vocab_file=uncased_L-12_H-768_A-12/vocab.txt --export_dir=models/bert_hub
 
-Tasks: `classification`, `regression`, `squad`, `squad_v2`, `tagging`,
-`embeddings` (encoder: pooled and mean-pooled outputs) and `hub` (the TF Hub
-pair: `<export_dir>/preprocess/<version>` and `<export_dir>/encoder/<version>`).
-Weights: `--model_dir` (its latest checkpoint), or `--checkpoint`: a tfbert
-or Google TF1 checkpoint, a `.keras` file, or a HuggingFace BERT directory.
+Tasks: any registered task name, the same as `tfbert_finetune`'s
+(`classification`, `regression`, `glue/<name>`, `squad/v1.1`, `squad/v2.0`,
+`tagging`, `conll2003`), and the encoder exports `embeddings` (pooled and
+mean-pooled outputs) and `hub` (the TF Hub pair: `<export_dir>/preprocess/<version>`
+and `<export_dir>/encoder/<version>`); each task writes its own signatures
+(`Task.export_endpoints`). `squad` and `squad_v2` are deprecated spellings of
+`squad/v1.1` and `squad/v2.0`. Weights: `--model_dir` (its latest checkpoint),
+or `--checkpoint`: anything `tfbert.checkpoints.load_model` reads (a tfbert or
+Google TF1 checkpoint, a `.keras` file, or a HuggingFace BERT directory).
 """
 
-import os
-import time
+from absl import flags, logging
 
-from absl import app, flags, logging
-
-from tfbert.cli.model_loading import is_huggingface, load_model, weights_path
-from tfbert.serving import classification, embeddings, hub, question_answering, tagging
-from tfbert.serving.export import export
-from tfbert.text import BertPreprocessor
-
-TASKS = ("classification", "regression", "squad", "squad_v2", "tagging", "embeddings", "hub")
+from tfbert.cli import common  # before TensorFlow: it quiets TF's start-up lines
+from tfbert.configs.experiment import ExperimentConfig, set_values
 
 FLAGS = flags.FLAGS
 
+# Flags of some tasks only -> the task config field they set.
+TASK_FIELDS = {"label_names": "label_names", "num_classes": "num_classes", "pair": "text_b",
+               "max_query_length": "max_query_length", "max_answer_length": "max_answer_length",
+               "n_best_size": "n_best_size", "doc_stride": "doc_stride",
+               "null_score_diff_threshold": "null_score_diff_threshold",
+               "normalize": "normalize"}
 
-def _define_flags():
-    """Defines the flags; called by `run()` only, so that importing this module
-    (e.g. for its functions) registers nothing and never clashes with another CLI."""
-    flags.DEFINE_enum("task", None, TASKS, "What the model does (which signatures to write).")
-    flags.DEFINE_string("model_dir", None, "Training directory; its latest checkpoint is exported.")
+
+def define_flags():
+    """The flags of `tfbert_export` (see the module doc)."""
+    flags.DEFINE_string("task", None, "What the model does (which signatures to write): a "
+                        "registered task (tfbert.tasks.task_names()), embeddings or hub.")
+    flags.DEFINE_string("model_dir", None, "Training directory; its latest checkpoint is "
+                        "exported.")
     flags.DEFINE_string("checkpoint", None, "A tfbert or TF1 checkpoint, a .keras file, or a "
                         "HuggingFace BERT directory (instead of --model_dir).")
     flags.DEFINE_string("model", None, "Official model name or bert_config .json/.yaml "
@@ -64,76 +69,50 @@ def _define_flags():
     flags.mark_flags_as_required(["task", "export_dir"])
 
 
-def export_model(task, model, vocab_file, export_dir, lower_case=True, seq_length=128,
-                 label_names=(), pair=False, version=None, max_query_length=64,
-                 max_answer_length=30, n_best_size=20, null_score_diff_threshold=0.0,
-                 normalize=False, doc_stride=128):
-    """Writes the export of `model` for `task`; returns the version directories.
+def task_config(values, present, weights):
+    """The task config the export flags describe, for the weights at `weights`.
 
-    Args:
-        task: one of `TASKS`.
-        model: the task's model (`BertClassifier`, `BertSpanLabeler`,
-            `BertTokenClassifier`, or a `BertEncoder` for embeddings/hub).
-        vocab_file: its WordPiece vocab (copied into the export as an asset).
-        export_dir: base directory; writes `<export_dir>/<version>/`
-            (hub: `<export_dir>/preprocess/<version>` and `.../encoder/<version>`).
-        lower_case, seq_length: the in-graph tokenizer and packing.
-        label_names, pair: classification/tagging names; text pairs.
-        version: the TF Serving version (default: the Unix time).
-        max_query_length, max_answer_length, n_best_size, null_score_diff_threshold,
-            doc_stride: SQuAD windows and decoding.
-        normalize: embeddings: L2-normalise `embedding`.
+    Every flag applies with its value or default (the export is described by
+    its flags alone); a task-specific flag given for a task without that
+    setting is an error.
     """
-    preprocessor = BertPreprocessor(vocab_file, lower_case=lower_case, seq_length=seq_length)
-    version = int(time.time()) if version is None else version
-    if task == "hub":
-        encoder = getattr(model, "encoder", model)
-        return [hub.export_preprocessing(os.path.join(export_dir, "preprocess"), preprocessor,
-                                         version=version),
-                hub.export_encoder(os.path.join(export_dir, "encoder"), encoder,
-                                   version=version)]
-    if task in ("classification", "regression"):
-        endpoints = classification.endpoints(model, preprocessor, list(label_names) or None,
-                                             pair=pair, regression=task == "regression")
-    elif task in ("squad", "squad_v2"):
-        endpoints = question_answering.endpoints(
-            model, preprocessor, max_query_length, n_best_size, max_answer_length,
-            task == "squad_v2", null_score_diff_threshold, doc_stride=doc_stride)
-    elif task == "tagging":
-        endpoints = tagging.endpoints(model, preprocessor, list(label_names) or [
-            str(i) for i in range(model.output["logits"].shape[-1])])
-    elif task == "embeddings":
-        endpoints = embeddings.endpoints(getattr(model, "encoder", model), preprocessor,
-                                         normalize)
-    else:
-        raise ValueError(f"unknown task {task!r}; one of {TASKS}")
-    return [export(export_dir, endpoints, track=[model, preprocessor], vocab_file=vocab_file,
-                   version=version)]
+    from tfbert.checkpoints.loader import source_vocab
+    from tfbert.tasks.registry import load_config
+
+    config = load_config(values["task"]).task
+    changes = {"task.vocab_file": values["vocab_file"] or source_vocab(weights) or "",
+               "task.lower_case": values["lower_case"],
+               "task.predict_data.max_seq_length": values["seq_length"]}
+    if values["model"]:
+        changes["task.model"] = values["model"]
+    for flag, field in TASK_FIELDS.items():
+        if not hasattr(config, field):
+            if flag in present:
+                raise ValueError(f"--{flag} does not apply to --task={config.task}")
+            continue
+        value = values[flag]
+        if flag == "pair":
+            value = "text_b" if value else None
+        changes[f"task.{field}"] = list(value) if flag == "label_names" else value
+    return set_values(ExperimentConfig(task=config), changes, "flags").task
 
 
 def main(argv):
     del argv
-    weights = weights_path(FLAGS.model_dir, FLAGS.checkpoint)
-    vocab_file = FLAGS.vocab_file
-    if vocab_file is None and is_huggingface(weights):
-        vocab_file = os.path.join(weights, "vocab.txt")
-    if not vocab_file or not os.path.isfile(vocab_file):
-        raise app.UsageError(f"--vocab_file={vocab_file}: no such file")
-    num_classes = len(FLAGS.label_names) or FLAGS.num_classes
-    logging.info("loading %s for --task=%s", weights, FLAGS.task)
-    model = load_model(FLAGS.task, weights, FLAGS.model, num_classes)
-    written = export_model(
-        FLAGS.task, model, vocab_file, FLAGS.export_dir, FLAGS.lower_case, FLAGS.seq_length,
-        FLAGS.label_names, FLAGS.pair, FLAGS.version, FLAGS.max_query_length,
-        FLAGS.max_answer_length, FLAGS.n_best_size, FLAGS.null_score_diff_threshold,
-        FLAGS.normalize, FLAGS.doc_stride)
-    for path in written:
+    from tfbert.checkpoints.loader import latest_weights, load_model
+    from tfbert.tasks.registry import build_task
+
+    values, present = common.flag_values()
+    weights = latest_weights(values["model_dir"], values["checkpoint"])
+    task = build_task(task_config(values, present, weights))
+    logging.info("loading %s for --task=%s", weights, task.config.task)
+    model = load_model(weights, head=task.build_head, config=values["model"])
+    for path in task.export(model, values["export_dir"], values["version"]):
         print(f"exported {path}")
 
 
 def run():
-    _define_flags()
-    app.run(main)
+    common.run_command("tfbert_export", main, define_flags)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ class TaskConfig:
     """The model and its data.
 
     Args:
+        task: str. The registered task name (see `tfbert.tasks.registry`).
         model: str. An official model config name (`bert_base_uncased`) or a
             path to a `bert_config.json` / `.yaml`.
         model_overrides: dict. `BertConfig` fields to change (e.g. dropout).
@@ -74,6 +75,7 @@ class TaskConfig:
             `eval_batch_size`).
     """
 
+    task: str = "pretraining"
     model: str = "bert_base_uncased"
     model_overrides: dict = dataclasses.field(default_factory=dict)
     init_checkpoint: str = ""

@@ -4,11 +4,15 @@ In a source checkout they are read from the repository's `official_configs/`;
 an installed wheel carries a copy under `<sys.prefix>/share/tfbert/`.
 """
 
-import json
 import pathlib
 import sys
 
 from tfbert.configs.bert_config import BertConfig
+from tfbert.configs.huggingface import (
+    config_from_huggingface,
+    is_huggingface_config,
+    is_huggingface_dir,
+)
 
 # The four small BERTs that Google's README names.
 ALIASES = {
@@ -36,14 +40,6 @@ def list_model_configs() -> list[str]:
     return sorted(names + list(ALIASES))
 
 
-def _is_huggingface_config(path):
-    """HuggingFace writes `model_type` into every config.json; Google's have none."""
-    try:
-        return "model_type" in json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, TypeError):
-        return False  # BertConfig.from_file reports the bad JSON
-
-
 def model_config(name_or_path: str) -> BertConfig:
     """A `BertConfig` from an official name (`bert_base_uncased`,
     `uncased_L-4_H-512_A-8`, `bert_small_uncased`, ...) or from a path to a
@@ -56,11 +52,9 @@ def model_config(name_or_path: str) -> BertConfig:
     12
     """
     path = pathlib.Path(name_or_path)
-    if path.is_dir() and (path / "config.json").is_file():  # a HuggingFace model directory
+    if is_huggingface_dir(path):
         path = path / "config.json"
-    if path.suffix == ".json" and path.is_file() and _is_huggingface_config(path):
-        from tfbert.checkpoints.huggingface import config_from_huggingface
-
+    if path.suffix == ".json" and path.is_file() and is_huggingface_config(path):
         return config_from_huggingface(str(path))  # its "gelu" is the erf form
     if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
         return BertConfig.from_file(path)

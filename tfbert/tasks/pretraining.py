@@ -10,12 +10,13 @@ accuracies count a label whose logit ties for the maximum as correct (the origin
 
 import tensorflow as tf
 
+from tfbert.checkpoints.loader import restore_weights
 from tfbert.configs.official import model_config
 from tfbert.data.pretraining_dataset import pretraining_dataset
 from tfbert.models.pretrainer import BertPretrainer
 from tfbert.networks.bert_encoder import BertEncoder
 from tfbert.tasks.base import Task
-from tfbert.training.checkpointing import restore_model
+from tfbert.tasks.registry import register_task
 
 
 def _rows(logits, labels):
@@ -30,8 +31,7 @@ def _nll(logits, labels):
 
     The same values and gradient as `tf.nn.sparse_softmax_cross_entropy_with_logits`,
     in plain ops that run in parallel: on a CPU that fused kernel is the slowest op
-    of a pre-training step (about 60 ms a step at 320 x 30,522 masked-LM logits;
-    this takes about 35).
+    of a pre-training step (see docs/performance.md, "Pre-training step").
     """
     flat_logits, flat_labels = _rows(logits, labels)
 
@@ -69,12 +69,14 @@ def _hits(logits, labels):
     return tf.reshape(tf.cast(hits, tf.float32), tf.shape(labels))
 
 
+@register_task("pretraining")
 class PretrainingTask(Task):
     """BERT pre-training on the TFRecords of `create_pretraining_data`.
 
     Args:
         config: a `tfbert.configs.experiment.TaskConfig`.
-        use_one_hot_embeddings: bool. One-hot word lookup (TPUs, as the original).
+        use_one_hot_embeddings: bool or None. One-hot word lookup (as the original
+            on TPUs); None: when the model is built under a `TPUStrategy`.
         source: str. What `train_data.input_path` came from, named in errors.
 
     Example:
@@ -86,7 +88,10 @@ class PretrainingTask(Task):
     ['mlm_logits', 'next_sentence_logits']
     """
 
-    def __init__(self, config, use_one_hot_embeddings=False, source="input_path"):
+    modes = ("train", "eval", "train_and_eval", "continuous_eval")
+
+    def __init__(self, config, use_one_hot_embeddings=None,
+                 source="--input_file / task.train_data.input_path"):
         super().__init__(config)
         self.use_one_hot_embeddings = use_one_hot_embeddings
         self.source = source
@@ -94,10 +99,14 @@ class PretrainingTask(Task):
     def bert_config(self):
         return model_config(self.config.model).replace(**self.config.model_overrides)
 
-    def build_model(self):
+    def build_encoder(self):
+        one_hot = self.use_one_hot_embeddings
+        if one_hot is None:
+            one_hot = isinstance(tf.distribute.get_strategy(), tf.distribute.TPUStrategy)
         # Shapes stay open in the model: the static shapes come from the data.
-        encoder = BertEncoder(self.bert_config(),
-                              use_one_hot_embeddings=self.use_one_hot_embeddings)
+        return BertEncoder(self.bert_config(), use_one_hot_embeddings=one_hot)
+
+    def build_head(self, encoder):
         return BertPretrainer(encoder)
 
     def build_inputs(self, data_config, input_context=None, is_training=True):
@@ -130,7 +139,7 @@ class PretrainingTask(Task):
 
     def initialize(self, model):
         if self.config.init_checkpoint:
-            return restore_model(model, self.config.init_checkpoint)
+            return restore_weights(model, self.config.init_checkpoint)
         return None
 
     def eval_results(self, metrics, global_step):

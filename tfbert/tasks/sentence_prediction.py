@@ -16,9 +16,14 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.data import glue
+from tfbert.data.classification import classification_features
+from tfbert.data.classification_files import read_classification_file
+from tfbert.data.result_files import write_text
 from tfbert.metrics import glue_metrics
 from tfbert.models.classifier import BertClassifier
+from tfbert.serving import classification
 from tfbert.tasks.finetuning import FinetuningConfig, FinetuningTask
+from tfbert.tasks.registry import register_task
 
 
 @dataclasses.dataclass
@@ -30,18 +35,17 @@ class SentencePredictionConfig(FinetuningConfig):
             original TSV files; `input_path` is the file or the task
             directory), or `classification` / `regression` for your own
             CSV/TSV/JSONL files.
-        text_a, text_b, label: column names of your own files.
-        label_names: labels in id order (own classification files; default:
-            those of the training file).
+        text_a, text_b, label: column names of your own files (`text_b`
+            set: text pairs, also in the export).
     """
 
     task: str = "glue/sst2"
     text_a: str = "sentence"
     text_b: str | None = None
     label: str = "label"
-    label_names: list = dataclasses.field(default_factory=list)
 
 
+@register_task("classification", "regression", *(f"glue/{name}" for name in glue.GLUE_TASKS))
 class SentencePredictionTask(FinetuningTask):
     """Sentence (pair) classification or regression.
 
@@ -58,6 +62,8 @@ class SentencePredictionTask(FinetuningTask):
     (None, 2)
     """
 
+    config_class = SentencePredictionConfig
+
     def __init__(self, config):
         super().__init__(config)
         name = config.task.lower()
@@ -70,16 +76,22 @@ class SentencePredictionTask(FinetuningTask):
             self.regression = spec.label_names is None
             self.label_names = spec.label_names
         self.metric_task = self.glue_task or name
+        self.pair = (glue.GLUE_TASKS[self.glue_task].text_b is not None if self.glue_task
+                     else config.text_b is not None)
 
     def _find_label_names(self):
-        """Own classification data without `label_names`: the training file's labels."""
-        if self.label_names is None and not self.regression:
+        """Own classification data without `label_names`: the training file's labels
+        (an export without a training file names its classes "0", "1", ...)."""
+        if self.label_names is None and not self.regression and (
+                self.config.train_data.input_path or not self.config.num_classes):
             self.label_names = self.read(self.config.train_data.input_path, True).label_names
 
     @property
     def num_classes(self):
         self._find_label_names()
-        return 1 if self.regression else len(self.label_names)
+        if self.regression:
+            return 1
+        return len(self.label_names) if self.label_names else self.config.num_classes
 
     def read(self, path, is_training):
         """The `ClassificationData` of a file (GLUE: or of a task directory)."""
@@ -88,7 +100,7 @@ class SentencePredictionTask(FinetuningTask):
                 return glue.read_glue(self.glue_task, path, "train" if is_training else "dev")
             return glue.read_glue_file(self.glue_task, path,
                                        labeled=not os.path.basename(path).startswith("test"))
-        data = glue.read_classification_file(
+        data = read_classification_file(
             path, text_a=self.config.text_a, text_b=self.config.text_b, label=self.config.label,
             label_names=self.label_names, regression=self.regression)
         if self.label_names is None and not self.regression:
@@ -97,11 +109,11 @@ class SentencePredictionTask(FinetuningTask):
 
     def make_features(self, path, is_training, seq_length):
         self._find_label_names()
-        return glue.classification_features(self.read(path, is_training), self.tokenizer,
+        return classification_features(self.read(path, is_training), self.tokenizer,
                                             seq_length)
 
-    def build_model(self):
-        return BertClassifier(self.build_encoder(), self.num_classes, dropout=self.config.dropout)
+    def build_head(self, encoder):
+        return BertClassifier(encoder, self.num_classes, dropout=self.config.dropout)
 
     def loss_numerators(self, features, outputs):
         logits, weights = outputs["logits"], features["is_real_example"]
@@ -130,7 +142,7 @@ class SentencePredictionTask(FinetuningTask):
             sums["f1"] = (2.0 * true_pos, tf.reduce_sum(positive) + tf.reduce_sum(gold))
         return sums
 
-    def evaluate_metrics(self, model, data_config=None):
+    def evaluate_metrics(self, model, data_config=None, output_dir=None):
         """Every GLUE metric of the task on the whole evaluation file.
 
         Returns:
@@ -142,3 +154,22 @@ class SentencePredictionTask(FinetuningTask):
         predictions = logits[:, 0] if self.regression else np.argmax(logits, -1)
         labels = self.features(data_config, False)["label_ids"]
         return glue_metrics(self.metric_task, labels, predictions), predictions
+
+    def write_predictions(self, model, data_config, out_dir):
+        """`test_results.tsv`: per line the class probabilities (or the score), as the
+        original `run_classifier.py`."""
+        logits = self.predict(model, data_config)["logits"]
+        if self.regression:
+            rows = [f"{value:.6f}\n" for value in logits[:, 0]]
+        else:
+            shifted = np.exp(logits - logits.max(-1, keepdims=True))
+            probabilities = shifted / shifted.sum(-1, keepdims=True)
+            rows = ["\t".join(f"{p:.6f}" for p in row) + "\n" for row in probabilities]
+        path = os.path.join(out_dir, "test_results.tsv")
+        write_text(path, "".join(rows))
+        return path
+
+    def export_endpoints(self, model, preprocessor):
+        names = list(self.label_names) if self.label_names and not self.regression else None
+        return classification.endpoints(model, preprocessor, names, pair=self.pair,
+                                        regression=self.regression)

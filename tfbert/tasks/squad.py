@@ -12,14 +12,17 @@ the answers with the official SQuAD metric.
 
 import dataclasses
 import json
+import os
 
 import tensorflow as tf
 
 from tfbert.data import squad
 from tfbert.metrics import evaluate_v1, evaluate_v2
 from tfbert.models.span_labeler import BertSpanLabeler
+from tfbert.serving import question_answering
 from tfbert.tasks import squad_postprocess
 from tfbert.tasks.finetuning import FinetuningConfig, FinetuningTask
+from tfbert.tasks.registry import register_task
 
 
 @dataclasses.dataclass
@@ -41,8 +44,9 @@ class SquadConfig(FinetuningConfig):
     null_score_diff_threshold: float = 0.0
 
 
+@register_task("squad/v1.1", "squad/v2.0")
 class SquadTask(FinetuningTask):
-    """SQuAD question answering.
+    """SQuAD question answering (`squad/v2.0`: with unanswerable questions).
 
     Args:
         config: a `SquadConfig`.
@@ -54,11 +58,17 @@ class SquadTask(FinetuningTask):
     ['end_logits', 'start_logits']
     """
 
+    config_class = SquadConfig
     token_level_outputs = True
+    default_seq_length = 384
 
     def __init__(self, config):
         super().__init__(config)
         self._windows = {}
+
+    @classmethod
+    def default_config(cls, name):
+        return SquadConfig(task=name, version_2_with_negative=name == "squad/v2.0")
 
     def make_features(self, path, is_training, seq_length):
         data = squad.read_squad(path, is_training)
@@ -68,8 +78,8 @@ class SquadTask(FinetuningTask):
         self._windows[(path, is_training, seq_length)] = (data, features)
         return features.arrays
 
-    def build_model(self):
-        return BertSpanLabeler(self.build_encoder())
+    def build_head(self, encoder):
+        return BertSpanLabeler(encoder)
 
     def loss_numerators(self, features, outputs):
         weights = features["is_real_example"]
@@ -88,6 +98,19 @@ class SquadTask(FinetuningTask):
             sums[f"{side}_accuracy"] = (tf.reduce_sum(correct * weights), tf.reduce_sum(weights))
         return sums
 
+    def answers(self, model, data_config):
+        """`(predictions, nbest, null_odds)` of `squad_postprocess.postprocess` for
+        every question of `data_config`'s file."""
+        self.features(data_config, False)
+        data, features = self._windows[(data_config.input_path, False,
+                                        data_config.max_seq_length)]
+        outputs = self.predict(model, data_config)
+        results = list(zip(outputs["start_logits"], outputs["end_logits"], strict=True))
+        config = self.config
+        return squad_postprocess.postprocess(
+            data, features, results, config.n_best_size, config.max_answer_length,
+            config.version_2_with_negative, config.null_score_diff_threshold)
+
     def evaluate_metrics(self, model, data_config=None, output_dir=None):
         """Answers and official scores for the whole evaluation file.
 
@@ -101,22 +124,27 @@ class SquadTask(FinetuningTask):
             null odds) of the answers, and `{question id: answer}`.
         """
         data_config = data_config or self.config.validation_data
-        self.features(data_config, False)
-        data, features = self._windows[(data_config.input_path, False,
-                                        data_config.max_seq_length)]
-        outputs = self.predict(model, data_config)
-        results = list(zip(outputs["start_logits"], outputs["end_logits"], strict=True))
-        config = self.config
-        predictions, nbest, null_odds = squad_postprocess.postprocess(
-            data, features, results, config.n_best_size, config.max_answer_length,
-            config.version_2_with_negative, config.null_score_diff_threshold)
+        predictions, nbest, null_odds = self.answers(model, data_config)
         if output_dir:
             squad_postprocess.write_predictions(output_dir, predictions, nbest, null_odds)
         with open(data_config.input_path, encoding="utf-8") as f:
             gold = json.load(f)
-        if config.version_2_with_negative:
+        if self.config.version_2_with_negative:
             return evaluate_v2(gold, predictions, null_odds), predictions
         return evaluate_v1(gold, predictions), predictions
+
+    def write_predictions(self, model, data_config, out_dir):
+        """`predictions.json`, `nbest_predictions.json` (v2.0: `null_odds.json`), as
+        the original `run_squad.py`; returns the path of `predictions.json`."""
+        squad_postprocess.write_predictions(out_dir, *self.answers(model, data_config))
+        return os.path.join(out_dir, "predictions.json")
+
+    def export_endpoints(self, model, preprocessor):
+        config = self.config
+        return question_answering.endpoints(
+            model, preprocessor, config.max_query_length, config.n_best_size,
+            config.max_answer_length, config.version_2_with_negative,
+            config.null_score_diff_threshold, doc_stride=config.doc_stride)
 
 
 def split_articles(path, num_train_articles, train_path, eval_path):

@@ -7,13 +7,21 @@ entity-level precision/recall/F1 of `conlleval`/`seqeval` on whole words.
 """
 
 import dataclasses
+import os
 
 import tensorflow as tf
 
 from tfbert.data import conll
+from tfbert.data.result_files import write_text
 from tfbert.metrics import entity_scores
 from tfbert.models.token_classifier import BertTokenClassifier
+from tfbert.serving import tagging
 from tfbert.tasks.finetuning import FinetuningConfig, FinetuningTask
+from tfbert.tasks.registry import register_task
+
+# The CoNLL-2003 tag set (IOB2): `conll2003` reads any CoNLL-2003 file with it, even a
+# training subset without some tag; `tagging` takes the tags of the training file instead.
+CONLL2003_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
 
 
 @dataclasses.dataclass
@@ -22,14 +30,14 @@ class TaggingConfig(FinetuningConfig):
 
     Args:
         scheme: the files' tags, `iob2` or `iob1` (converted to IOB2).
-        label_names: the tag list in id order; default: those of the
-            training file ("O" first).
+        (`label_names`: the tag list in id order; default: those of the
+        training file, "O" first; `conll2003`: `CONLL2003_TAGS`.)
     """
 
     scheme: str = "iob2"
-    label_names: list = dataclasses.field(default_factory=list)
 
 
+@register_task("tagging", "conll2003")
 class TaggingTask(FinetuningTask):
     """CoNLL-format word tagging.
 
@@ -44,6 +52,7 @@ class TaggingTask(FinetuningTask):
     (None, None, 3)
     """
 
+    config_class = TaggingConfig
     token_level_outputs = True
 
     def __init__(self, config):
@@ -51,9 +60,16 @@ class TaggingTask(FinetuningTask):
         self._label_names = tuple(config.label_names) or None
         self._data = {}
 
+    @classmethod
+    def default_config(cls, name):
+        return TaggingConfig(task=name,
+                             label_names=list(CONLL2003_TAGS) if name == "conll2003" else [])
+
     @property
     def label_names(self):
         if self._label_names is None:
+            if not self.config.train_data.input_path and self.config.num_classes:
+                return tuple(str(i) for i in range(self.config.num_classes))
             self._label_names = self.read(self.config.train_data.input_path).label_names
         return self._label_names
 
@@ -71,9 +87,8 @@ class TaggingTask(FinetuningTask):
             seq_length)
         return features.arrays
 
-    def build_model(self):
-        return BertTokenClassifier(self.build_encoder(), len(self.label_names),
-                                   dropout=self.config.dropout)
+    def build_head(self, encoder):
+        return BertTokenClassifier(encoder, len(self.label_names), dropout=self.config.dropout)
 
     def _weights(self, features):
         return features["label_weights"] * features["is_real_example"][:, tf.newaxis]
@@ -92,16 +107,35 @@ class TaggingTask(FinetuningTask):
         correct = tf.cast(tf.equal(predicted, features["label_ids"]), tf.float32) * weights
         return {"word_accuracy": (tf.reduce_sum(correct), tf.reduce_sum(weights))}
 
-    def evaluate_metrics(self, model, data_config=None):
+    def predict_tags(self, model, data_config):
+        """The predicted tags of every sentence of `data_config`'s file (whole words)."""
+        self.features(data_config, False)  # builds (or finds) the word positions
+        logits = self.predict(model, data_config)["logits"]
+        features = self._data[(data_config.input_path, data_config.max_seq_length)]
+        return conll.tags_from_logits(features, logits, self.label_names)
+
+    def evaluate_metrics(self, model, data_config=None, output_dir=None):
         """Entity-level scores on the whole evaluation file.
 
         Returns:
             `(scores, predicted tags per sentence)`; see `tfbert.metrics.entity_scores`.
         """
         data_config = data_config or self.config.validation_data
-        self.features(data_config, False)  # builds (or finds) the word positions
-        logits = self.predict(model, data_config)["logits"]
-        features = self._data[(data_config.input_path, data_config.max_seq_length)]
-        predicted = conll.tags_from_logits(features, logits, self.label_names)
+        predicted = self.predict_tags(model, data_config)
         gold = [s.tags for s in self.read(data_config.input_path).sentences]
         return entity_scores(gold, predicted), predicted
+
+    def write_predictions(self, model, data_config, out_dir):
+        """`test_predictions.txt`: `word predicted-tag` per line, a blank line between
+        sentences."""
+        lines = []
+        sentences = self.read(data_config.input_path).sentences
+        for sentence, tags in zip(sentences, self.predict_tags(model, data_config), strict=True):
+            lines += [f"{word} {tag}\n" for word, tag in zip(sentence.words, tags, strict=True)]
+            lines.append("\n")
+        path = os.path.join(out_dir, "test_predictions.txt")
+        write_text(path, "".join(lines))
+        return path
+
+    def export_endpoints(self, model, preprocessor):
+        return tagging.endpoints(model, preprocessor, list(self.label_names))

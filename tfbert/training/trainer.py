@@ -33,7 +33,9 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from tfbert.training.checkpointing import checkpoint_manager, training_checkpoint
+from tfbert.checkpoints.restore import training_checkpoint
+from tfbert.data.result_files import write_eval_results
+from tfbert.training.checkpointing import checkpoint_manager
 from tfbert.training.optimizers import create_optimizer
 from tfbert.training.strategies import create_strategy, is_chief
 from tfbert.training.summaries import write_scalars
@@ -422,16 +424,3 @@ class Trainer:
         parts = [f"{k} {v:.4g}" for k, v in logs.items() if k != "global_step"]
         logging.info("%s step %d/%d | %s", mode, step, total, " | ".join(parts))
 
-
-def write_text(path, text):
-    """Writes `text` to `path` (local or gs://) under a temporary name, then renames it."""
-    tf.io.gfile.makedirs(os.path.dirname(path) or ".")
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with tf.io.gfile.GFile(temporary, "w") as f:
-        f.write(text)
-    tf.io.gfile.rename(temporary, path, overwrite=True)
-
-
-def write_eval_results(path, results):
-    """`key = value` lines, sorted by key, as the original `eval_results.txt`."""
-    write_text(path, "".join(f"{key} = {results[key]}\n" for key in sorted(results)))

@@ -1,0 +1,114 @@
+"""What makes two exports the same: a fingerprint of a SavedModel directory.
+
+Two exports are taken as identical when their fingerprints are equal: the
+signatures (names, input and output keys, dtypes, shapes), the op types and
+their counts in every graph and function, every variable's bytes, every
+asset's bytes (vocab, warmup requests), and the bytes of every output of every
+signature for fixed inputs, run through TensorFlow's C session loader as
+`tensorflow_model_server` runs it. Left out, as they say nothing of what the
+export computes: function names (they carry a per-trace number), the order of
+the graph's nodes, the dropout layers' seed-generator states (int64 `[2]`
+variables, drawn anew at each build and unused at inference) and the byte
+order of the warmup requests' input maps (their parsed content is compared).
+
+`tests/golden/exports/fingerprints.json` holds the fingerprints of exports
+made from the checkpoints beside it before the task registry was written;
+`test_export_golden.py` checks that today's code exports the same.
+"""
+
+import hashlib
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from tfbert.serving.export import text_example
+from tfbert.serving.native_loader import NativeSavedModel
+from tfbert.serving.op_check import read_saved_model
+from tfbert.serving.warmup import read_warmup_requests
+
+TEXTS = ["the film was a delight", "boring ! not good at all , who won ?",
+         "john smith lives in paris , france", "", "great movie because it is not bad"]
+QUESTIONS = ["who won the game ?", "where does john smith live ?", "what is good ?"]
+CONTEXTS = [
+    "the game was won by denver because it is good . " * 4,
+    "john smith lives in paris , france . the film was a delight . " * 3,
+    "not bad at all",
+]
+
+
+def _digest(array):
+    array = np.asarray(array)
+    if array.dtype == object:
+        body = b"\0".join(x if isinstance(x, bytes) else str(x).encode() for x in array.ravel())
+    else:
+        body = np.ascontiguousarray(array).tobytes()
+    header = f"{array.dtype.str if array.dtype != object else 'bytes'}{array.shape}".encode()
+    return hashlib.sha256(header + body).hexdigest()
+
+
+def _inputs(input_keys):
+    """Fixed inputs for a signature, by its input keys."""
+    texts = np.array([t.encode() for t in TEXTS], dtype=object)
+    if set(input_keys) == {"question", "context"}:
+        return {"question": np.array([q.encode() for q in QUESTIONS], dtype=object),
+                "context": np.array([c.encode() for c in CONTEXTS], dtype=object)}
+    if set(input_keys) == {"inputs"}:
+        return None  # examples: filled in by `fingerprint`, which knows the text keys
+    if set(input_keys) == {"input_word_ids", "input_mask", "input_type_ids"}:
+        rng = np.random.default_rng(0)
+        ids = rng.integers(5, 40, size=(3, 12)).astype(np.int32)
+        mask = np.ones_like(ids)
+        mask[1, 8:] = 0
+        types = np.zeros_like(ids)
+        types[:, 6:] = mask[:, 6:]
+        return {"input_word_ids": ids * mask, "input_mask": mask, "input_type_ids": types}
+    return {key: texts[::-1] if key == "text_b" else texts for key in input_keys}
+
+
+def fingerprint(export_dir):
+    """`{part: value}` of the export at `export_dir` (see the module doc)."""
+    export_dir = pathlib.Path(export_dir)
+    saved_model = read_saved_model(export_dir)
+    meta_graph = saved_model.meta_graphs[0]
+    functions = {f.signature.name for f in meta_graph.graph_def.library.function}
+    ops = {}
+    nodes = list(meta_graph.graph_def.node)
+    for function in meta_graph.graph_def.library.function:
+        nodes += list(function.node_def)
+    for node in nodes:
+        if node.op not in functions:
+            ops[node.op] = ops.get(node.op, 0) + 1
+    signatures = {}
+    for name, signature in sorted(meta_graph.signature_def.items()):
+        if name.startswith("__"):
+            continue
+        signatures[name] = {
+            side: {key: [tensor.dtype, [d.size for d in tensor.tensor_shape.dim]]
+                   for key, tensor in sorted(getattr(signature, side).items())}
+            for side in ("inputs", "outputs")}
+    reader = tf.train.load_checkpoint(str(export_dir / "variables" / "variables"))
+    shapes, dtypes = reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
+    variables = sorted(_digest(reader.get_tensor(name)) for name in shapes
+                       if "OBJECT_GRAPH" not in name
+                       and not (dtypes[name] == tf.int64 and shapes[name] == [2]))
+    assets = {str(path.relative_to(export_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+              for path in sorted(export_dir.glob("assets/**/*")) if path.is_file()}
+    assets["warmup requests"] = [
+        [signature, {key: _digest(value) for key, value in sorted(inputs.items())}]
+        for signature, inputs in read_warmup_requests(export_dir)]
+    model = NativeSavedModel(export_dir)
+    text_keys = [k for k in ("text", "text_a", "text_b")
+                 if k in signatures.get("serving_default", {}).get("inputs", {})]
+    requests = []
+    for name, signature in signatures.items():
+        inputs = _inputs(signature["inputs"])
+        if inputs is None:
+            rows = [{k: (TEXTS[i] if k != "text_b" else TEXTS[::-1][i]) for k in text_keys}
+                    for i in range(len(TEXTS))]
+            inputs = {"inputs": np.array([text_example(**row) for row in rows], dtype=object)}
+        requests.append((name, inputs))
+    outputs = {name: {key: _digest(value) for key, value in sorted(result.items())}
+               for (name, _), result in zip(requests, model.run_many(requests), strict=True)}
+    return {"signatures": signatures, "ops": dict(sorted(ops.items())), "variables": variables,
+            "assets": assets, "outputs": outputs}

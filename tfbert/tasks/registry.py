@@ -1,0 +1,152 @@
+"""The task registry: every task found by one name, the same in every command.
+
+A task module registers its `Task` class under its names:
+
+    @register_task("squad/v1.1", "squad/v2.0")
+    class SquadTask(FinetuningTask): ...
+
+and `tfbert_finetune`, `tfbert_export`, `tfbert_pretrain` and the Python API
+find it only here (`get_task_class`, `load_config`, `build_task`). The
+built-in tasks register when this module first looks a name up; a task of
+your own registers when its module is imported (import it before you run it).
+
+Old spellings keep working for a while, with a one-line deprecation warning
+(`DEPRECATED_NAMES`).
+
+Example:
+
+>>> get_task_class("glue/mrpc").__name__
+'SentencePredictionTask'
+>>> canonical_name("squad_v2")
+'squad/v2.0'
+"""
+
+import importlib
+
+import yaml
+from absl import logging
+
+from tfbert.configs import experiment as experiment_lib
+from tfbert.configs.experiment import ExperimentConfig
+
+# The modules of the built-in tasks, imported on the first look-up.
+BUILTIN_TASK_MODULES = (
+    "tfbert.tasks.sentence_prediction", "tfbert.tasks.squad", "tfbert.tasks.tagging",
+    "tfbert.tasks.encoder_exports", "tfbert.tasks.pretraining",
+)
+# Old spelling -> the registered name.
+DEPRECATED_NAMES = {"squad": "squad/v1.1", "squad_v1.1": "squad/v1.1", "squad_v2": "squad/v2.0",
+                    "squad_v2.0": "squad/v2.0"}
+
+_TASKS = {}
+_warned = set()
+_builtins_loaded = False
+
+
+def register_task(*names):
+    """A class decorator that registers a `Task` subclass under `names`.
+
+    Raises:
+        ValueError: a name is registered already (to another class).
+    """
+    if not names:
+        raise ValueError("register_task needs at least one name")
+
+    def register(task_class):
+        for name in names:
+            key = name.lower()
+            if _TASKS.get(key, task_class) is not task_class:
+                raise ValueError(f"task {name!r} is registered already, to "
+                                 f"{_TASKS[key].__module__}.{_TASKS[key].__name__}")
+            _TASKS[key] = task_class
+        task_class.names = tuple(task_class.names) + tuple(n.lower() for n in names)
+        return task_class
+
+    return register
+
+
+def _load_builtins():
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        for module in BUILTIN_TASK_MODULES:
+            importlib.import_module(module)
+
+
+def task_names() -> list[str]:
+    """Every registered task name, sorted."""
+    _load_builtins()
+    return sorted(_TASKS)
+
+
+def canonical_name(name: str) -> str:
+    """The registered spelling of `name` (case-insensitive; old spellings warn once).
+
+    Raises:
+        ValueError: no task of that name (the message lists the known ones).
+    """
+    _load_builtins()
+    key = (name or "").strip().lower()
+    if key in DEPRECATED_NAMES:
+        if key not in _warned:
+            _warned.add(key)
+            logging.warning("task name %r is deprecated; use %r", name, DEPRECATED_NAMES[key])
+        key = DEPRECATED_NAMES[key]
+    if key not in _TASKS:
+        raise ValueError(f"unknown task {name!r}; known: {', '.join(task_names())}")
+    return key
+
+
+def get_task_class(name: str):
+    """The `Task` class registered as `name`."""
+    return _TASKS[canonical_name(name)]
+
+
+def _raw_task_name(config_files, params_override):
+    """`task.task` as the YAML files and overrides give it (the last one wins), or None."""
+    name = None
+    for path in config_files or ():
+        with open(experiment_lib.find_experiment_file(path), encoding="utf-8") as f:
+            values = yaml.safe_load(f) or {}
+        name = ((values.get("task") or {}).get("task")) or name
+    return experiment_lib.parse_overrides(params_override).get("task.task", name)
+
+
+def load_config(task=None, config_files=(), params_override="", default=None) -> ExperimentConfig:
+    """The experiment of a task: its defaults, then each YAML file, then the overrides.
+
+    Args:
+        task: the task name (`--task`); None: `task.task` of the files/overrides.
+        config_files: experiment YAML paths or names in `official_configs/experiments`.
+        params_override: `a.b=c,...` or a YAML mapping.
+        default: the task when neither `task` nor the files name one (None: an error).
+
+    Returns:
+        An `ExperimentConfig` whose `task` is the task's own config (not yet
+        validated: see `Task.prepare`).
+
+    Raises:
+        ValueError: no task, an unknown task, a file that names another task,
+            or an unknown key (named with its file).
+    """
+    named = _raw_task_name(config_files, params_override)
+    if task and named and get_task_class(task) is not get_task_class(named):
+        raise ValueError(f"conflicting tasks: --task={task} and task.task={named} in "
+                         "--config_file/--params_override")
+    name = task or named or default
+    if not name:
+        raise ValueError(f"no task: give --task ({', '.join(task_names())})")
+    name = canonical_name(name)
+    config = get_task_class(name).default_experiment(name)
+    for path in config_files or ():
+        config = experiment_lib.load_yaml(config, path)
+    config = experiment_lib.override(config, params_override)
+    config = experiment_lib.set_values(
+        config, {"task.task": canonical_name(config.task.task if not task else name)},
+        "--task")
+    return config
+
+
+def build_task(task_config):
+    """The `Task` that `task_config.task` names, built on `task_config`."""
+    return get_task_class(task_config.task)(task_config)

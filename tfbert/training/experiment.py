@@ -1,0 +1,110 @@
+"""The one experiment runner: `run_experiment(config, model_dir, mode)` for any task.
+
+One experiment config (`tfbert.configs.experiment.ExperimentConfig`, whose
+`task` is the registered task's own config, see `tfbert.tasks.load_config`)
+describes a whole run, pre-training or fine-tuning alike. The runner builds
+the task from the registry, lets it check and complete the config
+(`Task.prepare`: e.g. the training length from epochs), writes it to
+`model_dir/params.yaml`, and runs `mode` with one `Trainer`:
+
+- `train`, `train_and_eval`: train (resuming from the latest checkpoint in
+  `model_dir`; SIGTERM saves and stops), then evaluate;
+- `eval`: evaluate the latest checkpoint (or the initial weights);
+- `continuous_eval`: evaluate each new checkpoint as training writes it;
+- `predict`: the task's predictions file (`Task.write_predictions`).
+
+Evaluation is the task's whole-file evaluation (`Task.evaluate`: GLUE, SQuAD,
+entity metrics) where it has one, else the trainer's loop on
+`validation_steps` batches (pre-training); both write `eval_results.txt`.
+"""
+
+import dataclasses
+import os
+
+import yaml
+from absl import logging
+
+from tfbert.configs import experiment as experiment_lib
+from tfbert.data.result_files import write_eval_results, write_text
+from tfbert.tasks.registry import build_task
+from tfbert.training.strategies import create_strategy
+from tfbert.training.trainer import Trainer
+
+MODES = ("train", "eval", "train_and_eval", "continuous_eval", "predict")
+
+
+def _evaluate(task, trainer, model_dir):
+    """The task's whole-file metrics (on the chief), else the trainer's eval loop
+    (on every worker: it runs collectives)."""
+    if not task.evaluates_whole_file:
+        return trainer.evaluate()
+    if not trainer.is_chief:
+        return None
+    results = task.evaluate(trainer.model, output_dir=model_dir)
+    results["global_step"] = trainer.step
+    logging.info("eval at step %d: %s", trainer.step,
+                 ", ".join(f"{k} {v:.4f}" for k, v in sorted(results.items())))
+    write_eval_results(os.path.join(model_dir, "eval_results.txt"), results)
+    return results
+
+
+def run_experiment(config, model_dir, mode, strategy=None, callback=None, num_tpu_cores=None):
+    """Runs `mode` of an experiment.
+
+    Args:
+        config: an `ExperimentConfig` (from `tfbert.tasks.load_config`).
+        model_dir: checkpoints, `params.yaml`, `eval_results.txt` and
+            predictions go here.
+        mode: one of the task's `modes` (see the module doc).
+        strategy: a `tf.distribute.Strategy`, or None to create the config's.
+        callback: passed to `Trainer.train`.
+        num_tpu_cores: int or None. Expected TPU replicas (a mismatch is logged).
+
+    Returns:
+        The eval results (`eval`, `train_and_eval`, `continuous_eval`), the
+        training history (`train`, or a run stopped by a signal), or the
+        predictions file (`predict`).
+
+    Raises:
+        ValueError: a mode the task does not run, or a config it cannot run.
+    """
+    task = build_task(config.task)
+    if mode not in task.modes:
+        known = ", ".join(task.modes) or "none: it is export-only"
+        raise ValueError(f"task {config.task.task} does not run --mode={mode}; modes: {known}")
+    config = task.prepare(dataclasses.replace(config, task=task.config), mode)
+    task.config = config.task
+    runtime = config.runtime
+    strategy = strategy or create_strategy(runtime.distribution_strategy, runtime.tpu,
+                                           runtime.tpu_zone, runtime.gcp_project)
+    if num_tpu_cores and runtime.distribution_strategy == "tpu" and \
+            strategy.num_replicas_in_sync != num_tpu_cores:
+        logging.warning("--num_tpu_cores=%d, but the TPU has %d cores; using %d", num_tpu_cores,
+                        strategy.num_replicas_in_sync, strategy.num_replicas_in_sync)
+    trainer = Trainer(task, config, model_dir, strategy=strategy)
+    logging.info("%s of %s on %d replica(s) of %s, model_dir %s", mode, config.task.task,
+                 strategy.num_replicas_in_sync, type(strategy).__name__, model_dir)
+    if trainer.is_chief:
+        write_text(os.path.join(model_dir, "params.yaml"),
+                   yaml.safe_dump(experiment_lib.to_dict(config), sort_keys=False))
+    if mode in ("train", "train_and_eval"):
+        trainer.install_signal_handlers()
+        history = trainer.train(callback=callback)
+        if trainer.stopped:
+            logging.warning("stopped at step %d; restart the same command to resume",
+                            trainer.step)
+            return history
+        if mode == "train":
+            return history
+    elif mode == "continuous_eval":
+        return trainer.continuous_evaluate()
+    elif trainer.restore_or_initialize() is None and not config.task.init_checkpoint:
+        logging.warning("no checkpoint in %s and no --init_checkpoint: using a randomly "
+                        "initialised model", model_dir)
+    if mode == "predict":
+        if not trainer.is_chief:
+            return None
+        path = task.write_predictions(trainer.model, task.predict_data(), model_dir)
+        logging.info("wrote %s", path)
+        return path
+    return _evaluate(task, trainer, model_dir)
