@@ -119,7 +119,7 @@ def tf_encoder_fn(contestant, model, weights_dir):
             encoder = tfbert.BertEncoder(tfbert.model_config(config))
             huggingface.load_huggingface_weights(encoder, weights_dir)
 
-        from tfbert.training.trainer import xla_by_default
+        from tfbert.training.strategies import xla_by_default
 
         # Traced for [batch, seq] unknown, as a serving signature is: then the LayerNorms
         # run as oneDNN's one-kernel `_MklLayerNorm` on a CPU (see `tfbert.layers.LayerNorm`,

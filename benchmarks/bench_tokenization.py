@@ -35,14 +35,16 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras_hub  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_text as tf_text  # noqa: E402
-import tokenizers  # noqa: E402
+import itertools
 
-import tfbert.text  # noqa: E402
-from benchmarks import common  # noqa: E402
+import keras_hub
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+import tokenizers
+
+import tfbert.text
+from benchmarks import common
 
 DATA = common.DATA
 
@@ -59,7 +61,7 @@ def ids_as_lists(ragged):
         ragged = ragged.merge_dims(1, -1)
     values = ragged.flat_values.numpy().tolist()
     splits = ragged.row_splits.numpy().tolist()
-    return [values[a:b] for a, b in zip(splits[:-1], splits[1:], strict=True)]
+    return [values[a:b] for a, b in itertools.pairwise(splits)]
 
 
 def build_peers(vocab_file):

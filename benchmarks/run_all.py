@@ -32,6 +32,7 @@ JSON was written, so a table left from an earlier run is visible as such.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import importlib.metadata
@@ -154,10 +155,8 @@ def package_versions():
     found = {}
     for package in ("tensorflow", "tensorflow-text", "keras", "keras-hub", "torch",
                     "transformers", "tokenizers"):
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            pass
     return found
 
 

@@ -45,9 +45,9 @@ def test_config_mapping():
     assert config.hidden_act == "gelu_erf"
     assert config_from_huggingface({"vocab_size": 99, "hidden_act": "gelu_new"}).hidden_act == \
         "gelu"
-    with pytest.raises(ValueError, match="position_embedding_type"):
+    with pytest.raises(ValueError, match=r"position_embedding_type"):
         config_from_huggingface({"vocab_size": 9, "position_embedding_type": "relative_key"})
-    with pytest.raises(ValueError, match="layer_norm_eps=1e-05"):
+    with pytest.raises(ValueError, match=r"layer_norm_eps=1e-05"):
         config_from_huggingface({"vocab_size": 9, "layer_norm_eps": 1e-5})
 
 
@@ -67,10 +67,10 @@ def test_missing_and_misshaped_weights_are_named(minilm_dir):
 def test_pytorch_bin_without_torch_is_refused(tmp_path, monkeypatch):
     (tmp_path / "pytorch_model.bin").write_bytes(b"not read")
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ImportError
-    with pytest.raises(ImportError, match="model.safetensors"):
+    with pytest.raises(ImportError, match=r"model.safetensors"):
         read_huggingface_weights(tmp_path)
 
 
 def test_no_weights_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="neither model.safetensors nor pytorch_model.bin"):
+    with pytest.raises(FileNotFoundError, match=r"neither model.safetensors nor pytorch_model.bin"):
         read_huggingface_weights(tmp_path)

@@ -110,13 +110,13 @@ def test_same_value_twice_is_not_a_conflict():
 
 
 def test_bad_config_values_name_the_key(tmp_path):
-    with pytest.raises(ValueError, match="unknown key 'train_step'"):
+    with pytest.raises(ValueError, match=r"unknown key 'train_step'"):
         experiment.load_experiment([], "trainer.train_step=5")
-    with pytest.raises(ValueError, match="runtime.distribution_strategy must be one of"):
+    with pytest.raises(ValueError, match=r"runtime.distribution_strategy must be one of"):
         experiment.load_experiment([], "runtime.distribution_strategy=gpu")
-    with pytest.raises(ValueError, match="trainer.steps_per_loop must be positive"):
+    with pytest.raises(ValueError, match=r"trainer.steps_per_loop must be positive"):
         experiment.load_experiment([], "trainer.steps_per_loop=0")
-    with pytest.raises(FileNotFoundError, match="no_such_experiment"):
+    with pytest.raises(FileNotFoundError, match=r"no_such_experiment"):
         experiment.load_experiment(["no_such_experiment"])
     bad = tmp_path / "bad.yaml"
     bad.write_text("task:\n  train_data:\n    max_seq_len: 3\n")
@@ -142,7 +142,7 @@ def test_tpu_resolution_by_address_and_clear_error_when_unreachable():
     # A name is looked up through the Cloud TPU API, unreachable from here.
     with pytest.raises(RuntimeError, match=r"--tpu=no-such-tpu: no TPU of that name is reachable"):
         strategies.tpu_cluster_resolver("no-such-tpu", zone="us-central1-b", project="p")
-    with pytest.raises(RuntimeError, match="--tpu=no-such-tpu"):
+    with pytest.raises(RuntimeError, match=r"--tpu=no-such-tpu"):
         strategies.create_strategy("tpu", tpu="no-such-tpu")
-    with pytest.raises(ValueError, match="--strategy='gpu'"):
+    with pytest.raises(ValueError, match=r"--strategy='gpu'"):
         strategies.create_strategy("gpu")

@@ -118,7 +118,7 @@ def test_workers_are_deterministic_for_seed_and_count(shared_data, vocab, tokeni
     text = "\n".join(text[:1500]) + "\n"
     runs = {}
     for key, workers, seed in [("a", 2, 1), ("b", 2, 1), ("c", 3, 1), ("d", 2, 2)]:
-        out, stats = _run(tmp_path, vocab, tokenize, text, f"{key}.tfrecord",
+        out, _stats = _run(tmp_path, vocab, tokenize, text, f"{key}.tfrecord",
                           num_workers=workers, random_seed=seed)
         runs[key] = out.read_bytes()
     assert runs["a"] == runs["b"]
@@ -179,9 +179,8 @@ def test_crash_while_writing_leaves_no_file(tmp_path):
     from tfbert.data.pretraining_records import RecordFilesWriter
 
     out = tmp_path / "out.tfrecord"
-    with pytest.raises(RuntimeError):
-        with RecordFilesWriter([str(out)]) as writer:
-            writer.write(b"x")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), RecordFilesWriter([str(out)]) as writer:
+        writer.write(b"x")
+        raise RuntimeError("crash")
     assert not list(tmp_path.iterdir())
 

@@ -90,7 +90,7 @@ def test_new_masks_every_epoch(shared_data):
         np.testing.assert_array_equal(dynamic_masking.unmask(first),
                                       dynamic_masking.unmask(second))
         assert not np.array_equal(first["masked_lm_positions"], second["masked_lm_positions"])
-    again = list(ds.take(1))[0]
+    again = next(iter(ds.take(1)))
     np.testing.assert_array_equal(again["input_word_ids"], batches[0]["input_word_ids"])
 
 

@@ -67,13 +67,13 @@ def test_glue_errors_name_file_and_line(tmp_path):
     with pytest.raises(ValueError, match=r"dev.tsv:1: no column 'sentence' in the header"):
         glue.read_glue("sst2", tmp_path, "dev")
     path.write_text("")
-    with pytest.raises(ValueError, match="is empty"):
+    with pytest.raises(ValueError, match=r"is empty"):
         glue.read_glue("sst2", tmp_path, "dev")
     path.write_text("sentence\tlabel\n")
-    with pytest.raises(ValueError, match="no examples .only a header row"):
+    with pytest.raises(ValueError, match=r"no examples .only a header row"):
         glue.read_glue("sst2", tmp_path, "dev")
-    with pytest.raises(FileNotFoundError, match="no train.tsv for GLUE task 'sst2'"):
+    with pytest.raises(FileNotFoundError, match=r"no train.tsv for GLUE task 'sst2'"):
         glue.read_glue("sst2", tmp_path, "train")
-    with pytest.raises(ValueError, match="unknown GLUE task 'nope'"):
+    with pytest.raises(ValueError, match=r"unknown GLUE task 'nope'"):
         glue.read_glue("nope", tmp_path, "dev")
 

@@ -3,6 +3,7 @@ the max-context rule, labels from character offsets, n-best answers, v2.0
 null answers, the output files, and bad answer offsets."""
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -117,13 +118,13 @@ def test_bad_offsets_are_counted_and_skipped(tokenizer, tmp_path):
     assert len(squad.parse_squad(raw, is_training=False).examples) == 3
     empty = tmp_path / "empty.json"
     empty.write_text("")
-    with pytest.raises(ValueError, match="empty.json is empty"):
+    with pytest.raises(ValueError, match=r"empty.json is empty"):
         squad.read_squad(empty, is_training=False)
     empty.write_text('{"data": [], "version": "1.1"}')
-    with pytest.raises(ValueError, match="has no questions"):
+    with pytest.raises(ValueError, match=r"has no questions"):
         squad.read_squad(empty, is_training=False)
     empty.write_text("[1, 2")
-    with pytest.raises(ValueError, match="not valid JSON"):
+    with pytest.raises(ValueError, match=r"not valid JSON"):
         squad.read_squad(empty, is_training=False)
 
 
@@ -160,7 +161,7 @@ def test_v2_null_answers_and_output_files(tokenizer, tmp_path):
     paths = squad_postprocess.write_predictions(tmp_path / "out", predictions, nbest, null_odds)
     assert sorted(p.rsplit("/", 1)[1] for p in paths.values()) == [
         "nbest_predictions.json", "null_odds.json", "predictions.json"]
-    assert json.loads(open(paths["predictions"]).read()) == predictions
+    assert json.loads(pathlib.Path(paths["predictions"]).read_text()) == predictions
     assert not list((tmp_path / "out").glob("*.tmp-*"))
-    with pytest.raises(ValueError, match="no logits for 1 of 2 windows"):
+    with pytest.raises(ValueError, match=r"no logits for 1 of 2 windows"):
         squad_postprocess.postprocess(data, features, {1000000000: results[1000000000]})

@@ -2,6 +2,8 @@
 loader as tensorflow_model_server loads it, gives the in-Python model's
 outputs; exports use only ops the model server 2.12+ has; warmup records run."""
 
+import pathlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -122,7 +124,8 @@ def test_classification_outputs_and_serve_examples(exports):
     methods = {name: sig.method_name for name, sig in
                read_saved_model(exported.path).meta_graphs[0].signature_def.items()}
     assert methods["serve_examples"] == CLASSIFY and methods["serving_default"] == PREDICT
-    assert open(exported.path + "/assets/vocab.txt").read().split("\n")[5] == "the"
+    vocab = pathlib.Path(exported.path) / "assets" / "vocab.txt"
+    assert vocab.read_text().split("\n")[5] == "the"
     # fingerprint.pb was rewritten with the method names: its checksum is current.
     from tensorflow.core.protobuf import fingerprint_pb2
     from tensorflow.python.saved_model.pywrap_saved_model import fingerprinting

@@ -65,7 +65,7 @@ def server(exports):
                 columns = {k: [_rest_value(v) for v in vs] for k, vs in body["inputs"].items()}
             try:
                 outputs = service.run(name, {k: tf.constant(v) for k, v in columns.items()})
-            except Exception as error:  # noqa: BLE001 - reported as TF Serving does
+            except Exception as error:
                 self.send_response(400)
                 self.end_headers()
                 self.wfile.write(json.dumps({"error": str(error)[:200]}).encode())

@@ -25,7 +25,7 @@ def _code_points():
             and (unicodedata.category(chr(cp)) != "Cn" or cp % 97 == 0)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _texts(with_sigma):
     cps = _code_points()
     texts = []

@@ -1,5 +1,7 @@
 """Test helpers for ragged results."""
 
+import itertools
+
 import tensorflow as tf
 
 
@@ -10,5 +12,5 @@ def ragged_to_list(rt):
     values = rt.flat_values.numpy().tolist()
     for splits in reversed(rt.nested_row_splits):
         splits = splits.numpy().tolist()
-        values = [values[a:b] for a, b in zip(splits[:-1], splits[1:], strict=False)]
+        values = [values[a:b] for a, b in itertools.pairwise(splits)]
     return values

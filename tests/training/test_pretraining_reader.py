@@ -90,7 +90,7 @@ def test_input_context_shards_between_pipelines(tmp_path, num_files):
 def test_empty_glob_names_the_pattern(tmp_path):
     with pytest.raises(ValueError, match=r"--input_file: no files match .*nothing-\*"):
         pretraining_dataset(f"{tmp_path}/nothing-*", SEQ, PRED, 8, source="--input_file")
-    with pytest.raises(ValueError, match="no input files given"):
+    with pytest.raises(ValueError, match=r"no input files given"):
         pretraining_dataset(" , ", SEQ, PRED, 8)
 
 
@@ -98,7 +98,7 @@ def test_empty_file_is_an_error(tmp_path):
     path = tmp_path / "empty.tfrecord"
     with tf.io.TFRecordWriter(str(path)):
         pass
-    with pytest.raises(ValueError, match="empty.tfrecord: the file contains no records"):
+    with pytest.raises(ValueError, match=r"empty.tfrecord: the file contains no records"):
         pretraining_dataset(str(path), SEQ, PRED, 8)
 
 
@@ -113,23 +113,23 @@ def test_missing_feature_is_named(tmp_path):
     rng = np.random.default_rng(0)
     path = _write(tmp_path / "x.tfrecord",
                   [make_example(rng, SEQ, PRED, 100, drop=("masked_lm_weights",))])
-    with pytest.raises(ValueError, match="x.tfrecord: records lack the pre-training feature"
+    with pytest.raises(ValueError, match=r"x.tfrecord: records lack the pre-training feature"
                                          r"\(s\) masked_lm_weights"):
         pretraining_dataset(path, SEQ, PRED, 8)
 
 
 def test_wrong_feature_length_names_feature_and_flag(tmp_path):
     path = write_records(tmp_path / "seq16.tfrecord", 4, SEQ, PRED)
-    with pytest.raises(ValueError, match="feature input_ids has 16 values, expected 128; the data "
+    with pytest.raises(ValueError, match=r"feature input_ids has 16 values, expected 128; the data "
                                          "was made with max_seq_length=16, but max_seq_length "
                                          "is 128"):
         pretraining_dataset(path, 128, PRED, 8)
-    with pytest.raises(ValueError, match="feature masked_lm_positions has 4 values, expected 20"):
+    with pytest.raises(ValueError, match=r"feature masked_lm_positions has 4 values, expected 20"):
         pretraining_dataset(path, SEQ, 20, 8)
     rng = np.random.default_rng(0)
     odd = _write(tmp_path / "odd.tfrecord",
                  [make_example(rng, SEQ, PRED, 100, lengths={"next_sentence_labels": 2})])
-    with pytest.raises(ValueError, match="feature next_sentence_labels has 2 values, expected 1"):
+    with pytest.raises(ValueError, match=r"feature next_sentence_labels has 2 values, expected 1"):
         pretraining_dataset(odd, SEQ, PRED, 8)
 
 
@@ -140,10 +140,10 @@ def test_wrong_feature_type_and_garbage(tmp_path):
     weights.Clear()
     weights.int64_list.value.extend(int(v) for v in values)
     path = _write(tmp_path / "t.tfrecord", [example.SerializeToString()])
-    with pytest.raises(ValueError, match="feature masked_lm_weights holds int64 values, "
+    with pytest.raises(ValueError, match=r"feature masked_lm_weights holds int64 values, "
                                          "expected float"):
         pretraining_dataset(path, SEQ, PRED, 8)
     garbage = tmp_path / "g.tfrecord"
     garbage.write_bytes(b"this is not a tfrecord file at all")
-    with pytest.raises(ValueError, match="g.tfrecord: not a readable TFRecord file"):
+    with pytest.raises(ValueError, match=r"g.tfrecord: not a readable TFRecord file"):
         pretraining_dataset(str(garbage), SEQ, PRED, 8)

@@ -159,11 +159,11 @@ def test_mixed_precision_trains(records, tmp_path, dtype):
 
 def test_bad_input_fails_before_any_step(records, tmp_path):
     trainer = _trainer(records, tmp_path, **{"task.train_data.max_seq_length": 128})
-    with pytest.raises(ValueError, match="max_seq_length=16, but max_seq_length is 128"):
+    with pytest.raises(ValueError, match=r"max_seq_length=16, but max_seq_length is 128"):
         trainer.train()
     assert trainer.step == 0 and tf.train.latest_checkpoint(str(tmp_path)) is None
-    with pytest.raises(ValueError, match="per-replica batch 8 is not divisible by "
-                                         "trainer.gradient_accumulation_steps = 3"):
+    with pytest.raises(ValueError, match=r"per-replica batch 8 is not divisible by "
+                                         r"trainer.gradient_accumulation_steps = 3"):
         _trainer(records, tmp_path, **{"trainer.gradient_accumulation_steps": 3})
 
 

@@ -11,31 +11,39 @@ Example:
         --vocab_size=32000 --do_lower_case=true
 """
 
-from absl import app, flags, logging
+from absl import flags, logging
 
+from tfbert.cli import common
+from tfbert.data.pretraining_dataset import expand_input_files
 from tfbert.text.build_vocab import build_vocab, text_files_dataset, write_vocab
 
-flags.DEFINE_list("input_files", None,
-                  "Text files (globs allowed, comma-separated): one text per line; "
-                  "blank lines are skipped.")
-flags.DEFINE_string("output_file", None, "Where to write the vocab (one token per line).")
-flags.DEFINE_integer("vocab_size", 30522, "Target size, special tokens included.")
-flags.DEFINE_boolean("do_lower_case", True, "Learn an uncased vocab (lower-case, strip accents).")
-flags.DEFINE_integer("num_unused_tokens", 0, "[unusedN] tokens to reserve after the specials.")
-flags.DEFINE_integer("max_texts", None, "Read at most this many lines (default: all).")
-flags.DEFINE_integer("lower_thresh", 10, "Learner: lowest token count threshold searched.")
-flags.DEFINE_integer("upper_thresh", 10_000_000, "Learner: highest count threshold searched.")
-flags.DEFINE_integer("num_iterations", 4, "Learner: refinement iterations per threshold.")
-flags.DEFINE_integer("max_token_length", 50, "Learner: longest token, in characters.")
-flags.DEFINE_integer("max_unique_chars", 1000, "Learner: most distinct single characters.")
-flags.DEFINE_integer("max_input_tokens", 5_000_000, "Learner: most distinct words considered.")
-flags.mark_flags_as_required(["input_files", "output_file"])
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The flags of `tfbert_build_vocab` (see the module doc)."""
+    flags.DEFINE_list("input_files", None,
+                      "Text files (globs allowed, comma-separated): one text per line; "
+                      "blank lines are skipped.")
+    flags.DEFINE_string("output_file", None, "Where to write the vocab (one token per line).")
+    flags.DEFINE_integer("vocab_size", 30522, "Target size, special tokens included.")
+    flags.DEFINE_boolean("do_lower_case", True,
+                         "Learn an uncased vocab (lower-case, strip accents).")
+    flags.DEFINE_integer("num_unused_tokens", 0, "[unusedN] tokens to reserve after the specials.")
+    flags.DEFINE_integer("max_texts", None, "Read at most this many lines (default: all).")
+    flags.DEFINE_integer("lower_thresh", 10, "Learner: lowest token count threshold searched.")
+    flags.DEFINE_integer("upper_thresh", 10_000_000, "Learner: highest count threshold searched.")
+    flags.DEFINE_integer("num_iterations", 4, "Learner: refinement iterations per threshold.")
+    flags.DEFINE_integer("max_token_length", 50, "Learner: longest token, in characters.")
+    flags.DEFINE_integer("max_unique_chars", 1000, "Learner: most distinct single characters.")
+    flags.DEFINE_integer("max_input_tokens", 5_000_000, "Learner: most distinct words considered.")
+    flags.mark_flags_as_required(["input_files", "output_file"])
 
 
 def main(argv):
     del argv
-    dataset = text_files_dataset(FLAGS.input_files).batch(1024)
+    files = expand_input_files(FLAGS.input_files, source="--input_files")
+    dataset = text_files_dataset(files).batch(1024)
     learn_params = {
         "lower_thresh": FLAGS.lower_thresh,
         "upper_thresh": FLAGS.upper_thresh,
@@ -53,7 +61,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run_command("tfbert_build_vocab", main, define_flags)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,6 @@
 """What every `tfbert_*` command shares: start-up, the error path and the flag families.
 
-- **Start-up.** TensorFlow prints its start-up lines (oneDNN, CUDA, CPU
-  features) on stderr before a command says anything; commands import this
-  module first, which hides them unless `TF_CPP_MIN_LOG_LEVEL` is set in the
-  environment (`TF_CPP_MIN_LOG_LEVEL=0 tfbert_finetune ...` shows them).
+- **Start-up.** TensorFlow's start-up lines are hidden (see `tfbert.cli`).
 - **One error path.** A bad flag, file, path or value ends the command with
   `<command>: error: <message>` on stderr and exit status 1, never a
   traceback (`--verbosity=1` logs the details); see `run_command`.
@@ -17,19 +14,17 @@
   `resolve_runtime`).
 """
 
-import os
+import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
+import tensorflow as tf
+from absl import app, flags, logging
 
-import sys  # noqa: E402
-
-from absl import app, flags, logging  # noqa: E402
-
-from tfbert.configs.experiment import STRATEGIES, parse_overrides, set_values  # noqa: E402
+from tfbert.configs.experiment import STRATEGIES, parse_overrides, set_values
 
 # Errors a user can cause with flags, files or data; anything else is a bug and keeps
 # its traceback.
-USER_ERRORS = (app.UsageError, ValueError, OSError, RuntimeError, KeyError)
+USER_ERRORS = (app.UsageError, ValueError, OSError, RuntimeError, KeyError,
+               tf.errors.NotFoundError, tf.errors.PermissionDeniedError)
 
 
 def run_command(name, main, define_flags):
@@ -85,32 +80,75 @@ def define_experiment_flags(task_default, task_help, modes):
                       "Distribution strategy (default: runtime.distribution_strategy).")
 
 
-def define_original_run_flags():
-    """The run, batch, checkpoint and TPU flags that `run_pretraining.py`,
-    `run_classifier.py` and `run_squad.py` share (same names and defaults)."""
-    flags.DEFINE_string("bert_config_file", None,
-                        "bert_config.json of the model (or an official config name).")
-    flags.DEFINE_string("output_dir", None, "Where checkpoints and eval results go "
-                        "(= --model_dir).")
-    flags.DEFINE_bool("do_train", False, "Train.")
-    flags.DEFINE_bool("do_eval", False, "Evaluate.")
-    flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
-    flags.DEFINE_integer("eval_batch_size", 8, "Global eval batch size.")
-    flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate.")
-    flags.DEFINE_integer("save_checkpoints_steps", 1000,
-                         "Save a checkpoint every this many steps.")
-    flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per host call (= steps_per_loop).")
-    flags.DEFINE_bool("use_tpu", False, "Run on a TPU (= --strategy=tpu).")
-    flags.DEFINE_string("tpu_name", None, "TPU name or grpc://ip:8470 address (= --tpu).")
-    flags.DEFINE_string("tpu_zone", None, "GCE zone of the TPU (looked up if not given).")
-    flags.DEFINE_string("gcp_project", None, "GCP project of the TPU (looked up if not given).")
-    flags.DEFINE_string("master", None, "TPU master address grpc://ip:8470 (= --tpu).")
-    flags.DEFINE_integer("num_tpu_cores", 8, "TPU cores; checked against the TPU's replicas.")
+# The original scripts' flags (run_pretraining.py, run_classifier.py, run_squad.py):
+# name -> (absl kind, default, help). Same names, defaults and meanings as the
+# original; each command defines those its script had (`define_original_flags`).
+ORIGINAL_FLAGS = {
+    "bert_config_file": ("string", None,
+                         "bert_config.json of the model (or an official config name)."),
+    "output_dir": ("string", None, "Where checkpoints and eval results go (= --model_dir)."),
+    "init_checkpoint": ("string", None, "Initial weights: a tfbert, Google TF1 or "
+                        "HuggingFace checkpoint."),
+    "max_seq_length": ("integer", 128, "Sequence length (run_squad.py: 384)."),
+    "do_train": ("bool", False, "Train."),
+    "do_eval": ("bool", False, "Evaluate."),
+    "train_batch_size": ("integer", 32, "Global training batch size."),
+    "eval_batch_size": ("integer", 8, "Global eval batch size."),
+    "learning_rate": ("float", 5e-5, "Peak learning rate."),
+    "save_checkpoints_steps": ("integer", 1000, "Save a checkpoint every this many steps."),
+    "iterations_per_loop": ("integer", 1000, "Steps per host call (= steps_per_loop)."),
+    "use_tpu": ("bool", False, "Run on a TPU (= --strategy=tpu)."),
+    "tpu_name": ("string", None, "TPU name or grpc://ip:8470 address (= --tpu)."),
+    "tpu_zone": ("string", None, "GCE zone of the TPU (looked up if not given)."),
+    "gcp_project": ("string", None, "GCP project of the TPU (looked up if not given)."),
+    "master": ("string", None, "TPU master address grpc://ip:8470 (= --tpu)."),
+    "num_tpu_cores": ("integer", 8, "TPU cores; checked against the TPU's replicas."),
+    # run_pretraining.py
+    "input_file": ("string", None, "Input TFRecord files (glob or comma list of globs)."),
+    "max_predictions_per_seq": ("integer", 20, "Masked-LM predictions per sequence."),
+    "num_train_steps": ("integer", 100000, "Training steps."),
+    "num_warmup_steps": ("integer", 10000, "Linear warmup steps."),
+    "max_eval_steps": ("integer", 100, "Eval batches."),
+    # run_classifier.py and run_squad.py
+    "task_name": ("string", None, "GLUE task name (= --task=glue/<name>)."),
+    "data_dir": ("string", None, "GLUE task directory with train.tsv / dev.tsv / test.tsv."),
+    "train_file": ("string", None, "Training file (SQuAD JSON, CoNLL or your own data)."),
+    "predict_file": ("string", None, "Evaluation / prediction file."),
+    "vocab_file": ("string", None, "WordPiece vocab (default: a HuggingFace "
+                   "--init_checkpoint's vocab.txt)."),
+    "do_lower_case": ("bool", True, "Uncased model."),
+    "do_predict": ("bool", False, "Predict (run_squad.py: predict and score the dev file)."),
+    "predict_batch_size": ("integer", 8, "Predict batch size."),
+    "num_train_epochs": ("float", 3.0, "Training epochs."),
+    "warmup_proportion": ("float", 0.1, "Share of the steps with linear warmup."),
+    "doc_stride": ("integer", 128, "SQuAD window stride."),
+    "max_query_length": ("integer", 64, "SQuAD question pieces kept."),
+    "n_best_size": ("integer", 20, "SQuAD n-best answers."),
+    "max_answer_length": ("integer", 30, "SQuAD longest answer in pieces."),
+    "version_2_with_negative": ("bool", False, "SQuAD v2.0 (= --task=squad/v2.0)."),
+    "null_score_diff_threshold": ("float", 0.0, "SQuAD v2.0 null answer threshold."),
+    "verbose_logging": ("bool", False, "Accepted for compatibility; logs at debug level."),
+}
+# The flags every original script has.
+ORIGINAL_RUN_FLAGS = ("bert_config_file", "output_dir", "init_checkpoint", "max_seq_length",
+                      "do_train", "do_eval", "train_batch_size", "eval_batch_size",
+                      "learning_rate", "save_checkpoints_steps", "iterations_per_loop",
+                      "use_tpu", "tpu_name", "tpu_zone", "gcp_project", "master",
+                      "num_tpu_cores")
+
+
+def define_original_flags(names, helps=None):
+    """Defines the original flags `names` (see `ORIGINAL_FLAGS`), with `helps`
+    replacing a flag's help text where a command says more."""
+    for name in names:
+        kind, default, text = ORIGINAL_FLAGS[name]
+        getattr(flags, f"DEFINE_{kind}")(name, default, (helps or {}).get(name, text))
 
 
 # The original flags above -> the config keys they set (each command adds its own).
 ORIGINAL_RUN_KEYS = {
     "bert_config_file": ("task.model",),
+    "init_checkpoint": ("task.init_checkpoint",),
     "train_batch_size": ("task.train_data.global_batch_size",),
     "eval_batch_size": ("task.validation_data.global_batch_size",),
     "learning_rate": ("trainer.optimizer.learning_rate",),

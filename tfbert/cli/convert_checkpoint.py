@@ -8,28 +8,33 @@ Examples:
         --output_format=tf1 --output_path=minilm/bert_model.ckpt
 """
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from tfbert.checkpoints.convert import MODEL_KINDS, OUTPUT_FORMATS, load_bert, save_bert
+from tfbert.cli import common
 
-flags.DEFINE_string("tf1_checkpoint", None, "Google TF1 checkpoint (prefix, .index or dir).")
-flags.DEFINE_string("bert_config_file", None,
-                    "bert_config.json of the TF1 checkpoint (default: beside it).")
-flags.DEFINE_string("hf_model_dir", None,
-                    "HuggingFace BERT directory: config.json + model.safetensors "
-                    "(or pytorch_model.bin, read with torch.load(weights_only=True)).")
-flags.DEFINE_enum("model", "auto", MODEL_KINDS,
-                  "What to build: the encoder, or the encoder with the pre-training heads "
-                  "(auto: the heads when the source has them).")
-flags.DEFINE_enum("output_format", "keras", OUTPUT_FORMATS,
-                  "keras: a .keras file; tf1: a Google TF1 checkpoint + bert_config.json.")
-flags.DEFINE_string("output_path", None, "model.keras, or the TF1 prefix out/bert_model.ckpt.")
-flags.mark_flag_as_required("output_path")
-flags.register_multi_flags_validator(
-    ["tf1_checkpoint", "hf_model_dir"],
-    lambda f: (f["tf1_checkpoint"] is None) != (f["hf_model_dir"] is None),
-    message="give exactly one of --tf1_checkpoint and --hf_model_dir")
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The flags of `tfbert_convert_checkpoint` (see the module doc)."""
+    flags.DEFINE_string("tf1_checkpoint", None, "Google TF1 checkpoint (prefix, .index or dir).")
+    flags.DEFINE_string("bert_config_file", None,
+                        "bert_config.json of the TF1 checkpoint (default: beside it).")
+    flags.DEFINE_string("hf_model_dir", None,
+                        "HuggingFace BERT directory: config.json + model.safetensors "
+                        "(or pytorch_model.bin, read with torch.load(weights_only=True)).")
+    flags.DEFINE_enum("model", "auto", MODEL_KINDS,
+                      "What to build: the encoder, or the encoder with the pre-training heads "
+                      "(auto: the heads when the source has them).")
+    flags.DEFINE_enum("output_format", "keras", OUTPUT_FORMATS,
+                      "keras: a .keras file; tf1: a Google TF1 checkpoint + bert_config.json.")
+    flags.DEFINE_string("output_path", None, "model.keras, or the TF1 prefix out/bert_model.ckpt.")
+    flags.mark_flag_as_required("output_path")
+    flags.register_multi_flags_validator(
+        ["tf1_checkpoint", "hf_model_dir"],
+        lambda f: (f["tf1_checkpoint"] is None) != (f["hf_model_dir"] is None),
+        message="give exactly one of --tf1_checkpoint and --hf_model_dir")
 
 
 def main(argv):
@@ -43,7 +48,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run_command("tfbert_convert_checkpoint", main, define_flags)
 
 
 if __name__ == "__main__":

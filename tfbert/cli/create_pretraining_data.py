@@ -12,45 +12,50 @@ Example:
         --dupe_factor=5
 """
 
-import sys
-
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import flags, logging
 
+from tfbert.cli import common
 from tfbert.data import create_pretraining_data as cpd
 from tfbert.data import pretraining_corpus
 from tfbert.data.pretraining_dataset import expand_input_files
 from tfbert.data.pretraining_instances import PretrainingDataOptions, Vocab
 from tfbert.text import BertTokenizer, load_vocab
 
-flags.DEFINE_string("input_file", None, "Input corpus: comma list of files and globs "
-                    "(one sentence per line, a blank line between documents).")
-flags.DEFINE_string("output_file", None, "Output TFRecord file(s), comma list; records go "
-                    "round-robin.")
-flags.DEFINE_string("vocab_file", None, "The vocabulary file that the BERT model was trained on.")
-flags.DEFINE_bool("do_lower_case", True, "Whether to lower case the input text (uncased models).")
-flags.DEFINE_bool("do_whole_word_mask", False, "Whether to mask all the word pieces of a word.")
-flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
-flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum masked LM predictions per sequence.")
-flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.")
-flags.DEFINE_integer("dupe_factor", 10, "Number of times to duplicate the input data "
-                     "(with different masks).")
-flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
-flags.DEFINE_float("short_seq_prob", 0.1, "Probability of creating sequences shorter than "
-                   "the maximum length.")
-flags.DEFINE_integer("num_workers", None, "Worker processes (default: the machine's cores). "
-                     "1 gives the original program's exact output; N gives output that is "
-                     "deterministic for a given seed and N.")
-flags.DEFINE_bool("gzip", False, "Write GZIP-compressed TFRecords.")
-flags.DEFINE_bool("use_v2_feature_names", False, "Write input_word_ids/input_type_ids instead "
-                  "of input_ids/segment_ids.")
-flags.mark_flags_as_required(["input_file", "output_file", "vocab_file"])
 FLAGS = flags.FLAGS
 
 
+def define_flags():
+    """The flags of the original `create_pretraining_data.py` (see the module doc)."""
+    flags.DEFINE_string("input_file", None, "Input corpus: comma list of files and globs "
+                        "(one sentence per line, a blank line between documents).")
+    flags.DEFINE_string("output_file", None, "Output TFRecord file(s), comma list; records go "
+                        "round-robin.")
+    flags.DEFINE_string("vocab_file", None,
+                        "The vocabulary file that the BERT model was trained on.")
+    flags.DEFINE_bool("do_lower_case", True,
+                      "Whether to lower case the input text (uncased models).")
+    flags.DEFINE_bool("do_whole_word_mask", False, "Whether to mask all the word pieces of a word.")
+    flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
+    flags.DEFINE_integer("max_predictions_per_seq", 20,
+                         "Maximum masked LM predictions per sequence.")
+    flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.")
+    flags.DEFINE_integer("dupe_factor", 10, "Number of times to duplicate the input data "
+                         "(with different masks).")
+    flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
+    flags.DEFINE_float("short_seq_prob", 0.1, "Probability of creating sequences shorter than "
+                       "the maximum length.")
+    flags.DEFINE_integer("num_workers", None, "Worker processes (default: the machine's cores). "
+                         "1 gives the original program's exact output; N gives output that is "
+                         "deterministic for a given seed and N.")
+    flags.DEFINE_bool("gzip", False, "Write GZIP-compressed TFRecords.")
+    flags.DEFINE_bool("use_v2_feature_names", False, "Write input_word_ids/input_type_ids instead "
+                      "of input_ids/segment_ids.")
+    flags.mark_flags_as_required(["input_file", "output_file", "vocab_file"])
+
+
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    del argv
     options = PretrainingDataOptions(
         max_seq_length=FLAGS.max_seq_length,
         max_predictions_per_seq=FLAGS.max_predictions_per_seq,
@@ -77,14 +82,14 @@ def main(argv):
         stats = cpd.create_pretraining_data(
             input_files, output_files, vocab, pretraining_corpus.batch_tokenizer(tokenizer),
             options, vocab_name=vocab_name)
-    except (ValueError, OSError, tf.errors.NotFoundError) as e:
-        sys.exit(f"tfbert_create_pretraining_data: error: {e}")
+    except tf.errors.NotFoundError as e:  # not an OSError: the one error path would miss it
+        raise FileNotFoundError(str(e)) from None
     print(stats.summary())
     print(f"wrote {', '.join(output_files)}")
 
 
 def run():
-    app.run(main)
+    common.run_command("tfbert_create_pretraining_data", main, define_flags)
 
 
 if __name__ == "__main__":

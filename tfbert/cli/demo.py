@@ -40,13 +40,13 @@ runs and records the commands is `tfbert.cli.demo_shell`, the steps
 import dataclasses
 import os
 import pathlib
-import sys
 import tempfile
 import time
 
 from absl import app, flags
 
-from tfbert.cli.demo_shell import DemoError, output_to
+from tfbert.cli import common
+from tfbert.cli.demo_shell import output_to
 from tfbert.cli.demo_steps import BUDGETS, DATA_DIR, TEXTS, Inputs, run_demo
 
 FLAGS = flags.FLAGS
@@ -137,8 +137,7 @@ def check_inputs(options):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    del argv
     options = DemoOptions(  # the only place that reads the flags
         work_dir=FLAGS.work_dir, quick=FLAGS.quick, finetune_from=FLAGS.finetune_from,
         hf_model_dir=FLAGS.hf_model_dir, corpus_file=FLAGS.corpus_file,
@@ -148,10 +147,7 @@ def main(argv):
     inputs = check_inputs(options)
     work = _make_work_dir(work)
     print(f"work_dir: {work}")
-    try:
-        _, times = run_demo(work, options.budget, inputs)
-    except DemoError as error:
-        sys.exit(f"tfbert_demo: error: {error}")
+    _, times = run_demo(work, options.budget, inputs)  # a failed step: DemoError, a user error
     print(f"\ndone in {time.perf_counter() - start:.0f} s: "
           + ", ".join(f"{i + 1}. {elapsed:.0f} s" for i, (_, elapsed) in enumerate(times)))
     size = sum(path.stat().st_size for path in work.rglob("*") if path.is_file())
@@ -159,9 +155,8 @@ def main(argv):
           f"commands in {work / 'commands.sh'}.")
 
 
-def _define_flags():
-    """Defines the flags; called by `run()` only, so that importing this module
-    (e.g. for its functions) registers nothing and never clashes with another CLI."""
+def define_flags():
+    """The flags of `tfbert_demo` (see the module doc)."""
     flags.DEFINE_string("work_dir", None, "Where everything is written; must be empty or new "
                         "(default: a new temporary directory, printed).")
     flags.DEFINE_bool("quick", False, "A small training budget (tests, a first look).")
@@ -181,8 +176,7 @@ def _define_flags():
 
 
 def run():
-    _define_flags()
-    app.run(main)
+    common.run_command("tfbert_demo", main, define_flags)
 
 
 if __name__ == "__main__":

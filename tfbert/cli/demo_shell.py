@@ -26,8 +26,9 @@ import sys
 import threading
 
 
-class DemoError(Exception):
-    """A step failed; the message says which and where its log is.
+class DemoError(RuntimeError):
+    """A step failed; the message says which and where its log is. (A `RuntimeError`,
+    so that `tfbert_demo` ends with `tfbert_demo: error: <message>`, no traceback.)
 
     Example:
 

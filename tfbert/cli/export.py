@@ -26,7 +26,7 @@ Google TF1 checkpoint, a `.keras` file, or a HuggingFace BERT directory).
 
 from absl import flags, logging
 
-from tfbert.cli import common  # before TensorFlow: it quiets TF's start-up lines
+from tfbert.cli import common
 from tfbert.configs.experiment import ExperimentConfig, set_values
 
 FLAGS = flags.FLAGS
@@ -72,9 +72,9 @@ def define_flags():
 def task_config(values, present, weights):
     """The task config the export flags describe, for the weights at `weights`.
 
-    Every flag applies with its value or default (the export is described by
-    its flags alone); a task-specific flag given for a task without that
-    setting is an error.
+    The shared flags apply with their values or defaults; a task-specific flag
+    applies when given (its default is the task's own: `conll2003`'s tag set,
+    `glue/mrpc`'s text pairs), and is an error for a task without that setting.
     """
     from tfbert.checkpoints.loader import source_vocab
     from tfbert.tasks.registry import load_config
@@ -86,10 +86,10 @@ def task_config(values, present, weights):
     if values["model"]:
         changes["task.model"] = values["model"]
     for flag, field in TASK_FIELDS.items():
-        if not hasattr(config, field):
-            if flag in present:
-                raise ValueError(f"--{flag} does not apply to --task={config.task}")
+        if flag not in present:
             continue
+        if not hasattr(config, field):
+            raise ValueError(f"--{flag} does not apply to --task={config.task}")
         value = values[flag]
         if flag == "pair":
             value = "text_b" if value else None

@@ -23,15 +23,15 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
-from tfbert.cli.model_loading import is_huggingface, load_model
+from tfbert.checkpoints.loader import load_model, source_vocab
+from tfbert.cli import common
 from tfbert.text import BertPreprocessor
 
 FLAGS = flags.FLAGS
 
 
-def _define_flags():
-    """Defines the flags; called by `run()` only, so that importing this module
-    (e.g. for its functions) registers nothing and never clashes with another CLI."""
+def define_flags():
+    """The flags of `tfbert_extract_features` (see the module doc)."""
     flags.DEFINE_string("input_file", None, "One text per line; `a ||| b` for a pair.")
     flags.DEFINE_string("output_file", None, "JSON lines to write.")
     flags.DEFINE_string("checkpoint", None,
@@ -106,18 +106,19 @@ def extract_features(encoder, preprocessor, texts_a, texts_b, layers, output_fil
 
 def main(argv):
     del argv
-    vocab_file = FLAGS.vocab_file
-    if vocab_file is None and is_huggingface(FLAGS.checkpoint):
-        vocab_file = os.path.join(FLAGS.checkpoint, "vocab.txt")
-    if not vocab_file or not os.path.isfile(vocab_file):
+    vocab_file = FLAGS.vocab_file or source_vocab(FLAGS.checkpoint)
+    if vocab_file is None:
+        raise app.UsageError(f"give --vocab_file: there is no vocab.txt beside "
+                             f"--checkpoint={FLAGS.checkpoint}")
+    if not os.path.isfile(vocab_file):
         raise app.UsageError(f"--vocab_file={vocab_file}: no such file")
     try:
         layers = [int(x) for x in FLAGS.layers]
     except ValueError:
         raise app.UsageError(f"--layers={','.join(FLAGS.layers)}: integers, e.g. -1,-2") from None
     texts_a, texts_b = read_inputs(FLAGS.input_file)
-    encoder = load_model("embeddings", FLAGS.checkpoint, FLAGS.model)
-    encoder = getattr(encoder, "encoder", encoder)
+    model = load_model(FLAGS.checkpoint, config=FLAGS.model)
+    encoder = getattr(model, "encoder", model)  # a .keras file may hold a task model
     preprocessor = BertPreprocessor(vocab_file, lower_case=FLAGS.lower_case,
                                     seq_length=FLAGS.max_seq_length)
     count = extract_features(encoder, preprocessor, texts_a, texts_b, layers,
@@ -126,8 +127,7 @@ def main(argv):
 
 
 def run():
-    _define_flags()
-    app.run(main)
+    common.run_command("tfbert_extract_features", main, define_flags)
 
 
 if __name__ == "__main__":

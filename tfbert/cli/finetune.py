@@ -31,9 +31,9 @@ naming both. The run is `tfbert.training.run_experiment`; each task's
 
 import contextlib
 
-from absl import flags, logging
+from absl import logging
 
-from tfbert.cli import common  # before TensorFlow: it quiets TF's start-up lines
+from tfbert.cli import common
 from tfbert.configs.experiment import set_values
 
 MODES = ("train", "eval", "train_and_eval", "predict")
@@ -44,32 +44,11 @@ def define_flags():
     common.define_experiment_flags(None, "The task: glue/<name> (glue/sst2, glue/mrpc, ...), "
                                    "classification, regression, squad/v1.1, squad/v2.0, "
                                    "tagging, conll2003 (tfbert.tasks.task_names()).", MODES)
-    # The original run_classifier.py / run_squad.py flags beyond the shared run flags.
-    common.define_original_run_flags()
-    flags.DEFINE_string("task_name", None, "GLUE task name (= --task=glue/<name>).")
-    flags.DEFINE_string("data_dir", None, "GLUE task directory with train.tsv / dev.tsv / "
-                        "test.tsv.")
-    flags.DEFINE_string("train_file", None, "Training file (SQuAD JSON, CoNLL or your own data).")
-    flags.DEFINE_string("predict_file", None, "Evaluation / prediction file.")
-    flags.DEFINE_string("vocab_file", None, "WordPiece vocab (default: a HuggingFace "
-                        "--init_checkpoint's vocab.txt).")
-    flags.DEFINE_string("init_checkpoint", None, "tfbert or Google TF1 checkpoint, or "
-                        "HuggingFace model directory.")
-    flags.DEFINE_bool("do_lower_case", True, "Uncased model.")
-    flags.DEFINE_integer("max_seq_length", 128, "Sequence length (run_squad.py: 384).")
-    flags.DEFINE_bool("do_predict", False, "Predict (run_squad.py: predict and score the dev "
-                      "file).")
-    flags.DEFINE_integer("predict_batch_size", 8, "Predict batch size.")
-    flags.DEFINE_float("num_train_epochs", 3.0, "Training epochs.")
-    flags.DEFINE_float("warmup_proportion", 0.1, "Share of the steps with linear warmup.")
-    flags.DEFINE_integer("doc_stride", 128, "SQuAD window stride.")
-    flags.DEFINE_integer("max_query_length", 64, "SQuAD question pieces kept.")
-    flags.DEFINE_integer("n_best_size", 20, "SQuAD n-best answers.")
-    flags.DEFINE_integer("max_answer_length", 30, "SQuAD longest answer in pieces.")
-    flags.DEFINE_bool("version_2_with_negative", False, "SQuAD v2.0 (= --task=squad/v2.0).")
-    flags.DEFINE_float("null_score_diff_threshold", 0.0, "SQuAD v2.0 null answer threshold.")
-    flags.DEFINE_bool("verbose_logging", False, "Accepted for compatibility; logs at debug "
-                      "level.")
+    common.define_original_flags(
+        (*common.ORIGINAL_RUN_FLAGS, "task_name", "data_dir", "train_file", "predict_file",
+         "vocab_file", "do_lower_case", "do_predict", "predict_batch_size", "num_train_epochs",
+         "warmup_proportion", *SQUAD_ONLY, "version_2_with_negative", "verbose_logging"),
+        helps={"do_eval": "Evaluate on the dev file."})
 
 
 _SEQ = ("task.train_data.max_seq_length", "task.validation_data.max_seq_length",
@@ -79,7 +58,6 @@ _SEQ = ("task.train_data.max_seq_length", "task.validation_data.max_seq_length",
 ORIGINAL_TO_CONFIG = {
     **common.ORIGINAL_RUN_KEYS,
     "vocab_file": ("task.vocab_file",),
-    "init_checkpoint": ("task.init_checkpoint",),
     "do_lower_case": ("task.lower_case",),
     "max_seq_length": _SEQ,
     "train_file": ("task.train_data.input_path",),

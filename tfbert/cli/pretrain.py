@@ -23,9 +23,8 @@ line. Two flags that set one value differently (`--output_dir` and
 error that names both. The run itself is `tfbert.training.run_experiment`.
 """
 
-from absl import flags
 
-from tfbert.cli import common  # before TensorFlow: it quiets TF's start-up lines
+from tfbert.cli import common
 from tfbert.configs.experiment import set_values
 
 MODES = ("train", "eval", "train_and_eval", "continuous_eval")
@@ -34,7 +33,6 @@ MODES = ("train", "eval", "train_and_eval", "continuous_eval")
 ORIGINAL_TO_CONFIG = {
     **common.ORIGINAL_RUN_KEYS,
     "input_file": ("task.train_data.input_path", "task.validation_data.input_path"),
-    "init_checkpoint": ("task.init_checkpoint",),
     "max_seq_length": ("task.train_data.max_seq_length", "task.validation_data.max_seq_length"),
     "max_predictions_per_seq": ("task.train_data.max_predictions_per_seq",
                                 "task.validation_data.max_predictions_per_seq"),
@@ -46,15 +44,12 @@ ORIGINAL_TO_CONFIG = {
 
 def define_flags():
     """The flags of `tfbert_pretrain` (see the module doc)."""
-    common.define_original_run_flags()
-    flags.DEFINE_string("input_file", None, "Input TFRecord files (glob or comma list of globs).")
-    flags.DEFINE_string("init_checkpoint", None, "Initial checkpoint: tfbert, Google TF1 or "
-                        "HuggingFace (continued pre-training).")
-    flags.DEFINE_integer("max_seq_length", 128, "Sequence length of the TFRecords.")
-    flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked-LM predictions per sequence.")
-    flags.DEFINE_integer("num_train_steps", 100000, "Training steps.")
-    flags.DEFINE_integer("num_warmup_steps", 10000, "Linear warmup steps.")
-    flags.DEFINE_integer("max_eval_steps", 100, "Eval batches.")
+    common.define_original_flags(
+        (*common.ORIGINAL_RUN_FLAGS, "input_file", "max_predictions_per_seq",
+         "num_train_steps", "num_warmup_steps", "max_eval_steps"),
+        helps={"init_checkpoint": "Initial checkpoint: tfbert, Google TF1 or HuggingFace "
+                                  "(continued pre-training).",
+               "max_seq_length": "Sequence length of the TFRecords."})
     common.define_experiment_flags("pretraining", "The task: pretraining (fine-tune the other "
                                    "registered tasks with tfbert_finetune).", MODES)
 

@@ -8,18 +8,20 @@ Prints one JSON object per input with the signature's outputs.
 """
 
 import json
+import os
+import urllib.error
 
 import numpy as np
 from absl import app, flags
 
+from tfbert.cli import common
 from tfbert.serving.client import ServingClient, request_inputs
 
 FLAGS = flags.FLAGS
 
 
-def _define_flags():
-    """Defines the flags; called by `run()` only, so that importing this module
-    (e.g. for its functions) registers nothing and never clashes with another CLI."""
+def define_flags():
+    """The flags of `tfbert_serving_client` (see the module doc)."""
     flags.DEFINE_string("host", "localhost", "Host of tensorflow_model_server.")
     flags.DEFINE_string("model_name", "model", "Model name on the server.")
     flags.DEFINE_integer("grpc_port", 8500, "The server's --port.")
@@ -43,10 +45,31 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _predict(client, inputs):
+    """The server's answer; an unreachable server or a refused request is a user error
+    (`RuntimeError`/`OSError` naming the address), not a traceback."""
+    if FLAGS.protocol == "rest":
+        try:
+            return client.predict_rest(inputs, FLAGS.signature)
+        except urllib.error.URLError as error:
+            raise OSError(f"{client.rest_url()}: {error.reason}") from None
+    import grpc
+
+    try:
+        return client.predict(inputs, FLAGS.signature)
+    except grpc.RpcError as error:
+        code = error.code().name if hasattr(error, "code") else "error"
+        details = error.details() if hasattr(error, "details") else str(error)
+        raise RuntimeError(f"{FLAGS.host}:{FLAGS.grpc_port} (model {FLAGS.model_name}): "
+                           f"{code}: {details}") from None
+
+
 def main(argv):
     del argv
     texts = list(FLAGS.text)
     if FLAGS.input_file:
+        if not os.path.isfile(FLAGS.input_file):
+            raise app.UsageError(f"--input_file={FLAGS.input_file}: no such file")
         with open(FLAGS.input_file, encoding="utf-8") as f:
             texts += [line.rstrip("\n") for line in f if line.strip()]
     try:
@@ -55,10 +78,7 @@ def main(argv):
         raise app.UsageError(str(error)) from None
     client = ServingClient(FLAGS.host, FLAGS.model_name, FLAGS.grpc_port, FLAGS.rest_port,
                            FLAGS.version, FLAGS.timeout)
-    if FLAGS.protocol == "grpc":
-        outputs = client.predict(inputs, FLAGS.signature)
-    else:
-        outputs = client.predict_rest(inputs, FLAGS.signature)
+    outputs = _predict(client, inputs)
     count = len(next(iter(inputs.values())))
     for i in range(count):
         print(json.dumps({key: _plain(value[i]) for key, value in outputs.items()},
@@ -66,8 +86,7 @@ def main(argv):
 
 
 def run():
-    _define_flags()
-    app.run(main)
+    common.run_command("tfbert_serving_client", main, define_flags)
 
 
 if __name__ == "__main__":

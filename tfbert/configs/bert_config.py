@@ -107,7 +107,7 @@ class BertConfig:
     # --- dict / JSON / YAML ------------------------------------------------
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "BertConfig":
+    def from_dict(cls, values: dict[str, Any]) -> BertConfig:
         """Builds a config from a dict; unknown keys are ignored, as in the original."""
         if not isinstance(values, dict):
             raise TypeError(f"a BERT config must be a mapping, got {type(values).__name__}")
@@ -119,12 +119,12 @@ class BertConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def replace(self, **changes) -> "BertConfig":
+    def replace(self, **changes) -> BertConfig:
         """A copy with some values changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def from_json_file(cls, path: str | os.PathLike) -> "BertConfig":
+    def from_json_file(cls, path: str | os.PathLike) -> BertConfig:
         with open(path, encoding="utf-8") as f:
             try:
                 values = json.load(f)
@@ -140,7 +140,7 @@ class BertConfig:
             f.write(self.to_json_string())
 
     @classmethod
-    def from_yaml_file(cls, path: str | os.PathLike) -> "BertConfig":
+    def from_yaml_file(cls, path: str | os.PathLike) -> BertConfig:
         """Reads a YAML file holding the config, at the top or under `model:`."""
         with open(path, encoding="utf-8") as f:
             values = yaml.safe_load(f)
@@ -153,7 +153,7 @@ class BertConfig:
             yaml.safe_dump({"model": self.to_dict()}, f, sort_keys=False)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "BertConfig":
+    def from_file(cls, path: str | os.PathLike) -> BertConfig:
         """Reads `.json` or `.yaml`/`.yml`, by the file's extension."""
         if str(path).endswith((".yaml", ".yml")):
             return cls.from_yaml_file(path)

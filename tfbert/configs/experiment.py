@@ -155,10 +155,10 @@ class RuntimeConfig:
         seed: int or None. Seeds Python, NumPy and TensorFlow (weights, dropout).
         jit_compile: bool or None. Compile the training and evaluation steps
             with XLA. None (auto): on TPUs and GPUs yes; on CPUs no, where
-            TensorFlow's oneDNN kernels run the BERT step about 1.5x faster
-            than XLA's CPU backend (dropout's random numbers and the backward
-            matmuls are XLA:CPU's weak spots). The step is the same function
-            either way, and a test compiles it with XLA on the CPU.
+            TensorFlow's oneDNN kernels run the BERT step faster than XLA's
+            CPU backend (docs/performance.md, "Training step on a CPU"). The
+            step is the same function either way, and a test compiles it with
+            XLA on the CPU.
     """
 
     distribution_strategy: str = "one_device"

@@ -11,12 +11,12 @@ __all__ = ["PRETRAINING_FEATURES", "check_pretraining_files", "expand_input_file
            "feature_names", "pretraining_dataset", "pretraining_feature_spec"]
 
 # Fine-tuning data (issue #6).
-from tfbert.data.classification import ClassificationData, classification_features  # noqa: E402
-from tfbert.data.classification_files import read_classification_file  # noqa: E402
-from tfbert.data.conll import TaggingData, read_conll, tagging_features, tags_from_logits  # noqa: E402
-from tfbert.data.finetuning import make_dataset  # noqa: E402
-from tfbert.data.glue import read_glue  # noqa: E402
-from tfbert.data.squad import SquadData, read_squad, squad_features  # noqa: E402
+from tfbert.data.classification import ClassificationData, classification_features
+from tfbert.data.classification_files import read_classification_file
+from tfbert.data.conll import TaggingData, read_conll, tagging_features, tags_from_logits
+from tfbert.data.finetuning import make_dataset
+from tfbert.data.glue import read_glue
+from tfbert.data.squad import SquadData, read_squad, squad_features
 
 __all__ += ["ClassificationData", "SquadData", "TaggingData", "classification_features",
             "make_dataset", "read_classification_file", "read_conll", "read_glue", "read_squad",

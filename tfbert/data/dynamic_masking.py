@@ -120,6 +120,23 @@ def _per_pipeline(global_batch_size, input_context):
             input_context.num_input_pipelines, input_context.input_pipeline_id)
 
 
+def _pipeline_records(files, pipelines, pipeline_id, is_training, read, shuffle_seed=False):
+    """The records one input pipeline reads: whole files of its own when there are
+    at least as many files as pipelines, else every n-th record of all. `read` maps
+    the dataset of file names to their records; training repeats the files, in an
+    order shuffled with `shuffle_seed` unless it is False."""
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if pipelines > 1 and len(files) >= pipelines:
+        dataset = dataset.shard(pipelines, pipeline_id)
+        pipelines = 1
+    if is_training:
+        if shuffle_seed is not False:
+            dataset = dataset.shuffle(len(files), seed=shuffle_seed)
+        dataset = dataset.repeat()
+    dataset = read(dataset)
+    return dataset.shard(pipelines, pipeline_id) if pipelines > 1 else dataset
+
+
 def _masked_stream(dataset, seed, pipeline_id, mask_kwargs):
     """Masks each batch with the seed `(seed, input pipeline, batch index)`."""
     base = tf.random.experimental.stateless_fold_in(
@@ -176,18 +193,10 @@ def dynamic_masking_dataset(input_patterns, max_seq_length, max_predictions_per_
                                                  dtype))
     batch_size, pipelines, pipeline_id = _per_pipeline(global_batch_size, input_context)
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
-    if pipelines > 1 and len(files) >= pipelines:
-        dataset = dataset.shard(pipelines, pipeline_id)
-        pipelines = 1
-    if is_training:
-        dataset = dataset.shuffle(len(files), seed=seed).repeat()
-    dataset = dataset.interleave(
-        lambda f: tf.data.TFRecordDataset(f, compression_type),
+    dataset = _pipeline_records(files, pipelines, pipeline_id, is_training, lambda f: f.interleave(
+        lambda name: tf.data.TFRecordDataset(name, compression_type),
         cycle_length=min(4, len(files)), num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=not is_training)
-    if pipelines > 1:
-        dataset = dataset.shard(pipelines, pipeline_id)
+        deterministic=not is_training), shuffle_seed=seed)
     if is_training:
         dataset = dataset.shuffle(shuffle_buffer_size, seed=seed)
     dataset = dataset.batch(batch_size, drop_remainder=True)
@@ -244,15 +253,8 @@ def text_dynamic_masking_dataset(input_patterns, tokenizer, max_seq_length,
     cls_id, sep_id = special["start_of_sequence_id"], special["end_of_segment_id"]
     batch_size, pipelines, pipeline_id = _per_pipeline(global_batch_size, input_context)
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
-    if pipelines > 1 and len(files) >= pipelines:
-        dataset = dataset.shard(pipelines, pipeline_id)
-        pipelines = 1
-    if is_training:
-        dataset = dataset.repeat()
-    dataset = dataset.flat_map(tf.data.TextLineDataset)
-    if pipelines > 1:
-        dataset = dataset.shard(pipelines, pipeline_id)
+    dataset = _pipeline_records(files, pipelines, pipeline_id, is_training,
+                                lambda f: f.flat_map(tf.data.TextLineDataset))
     dataset = dataset.filter(lambda line: tf.strings.length(tf.strings.strip(line)) > 0)
     dataset = dataset.batch(lines_per_batch)
     dataset = dataset.map(lambda lines: tokenizer.tokenize(lines).flat_values,

@@ -1,9 +1,11 @@
-"""What every task model on a `BertEncoder` shares: inputs and (de)serialisation."""
+"""What every task model on a `BertEncoder` shares: inputs and (de)serialisation,
+and for the classifiers, the dropout + Dense head on one encoder output."""
 
 from typing import Any, Self
 
 import keras
 
+from tfbert.layers.heads import ClassificationHead
 from tfbert.networks.bert_encoder import BertEncoder, encoder_inputs
 
 
@@ -32,3 +34,37 @@ class EncoderTaskModel(keras.Model):
         config = dict(config)
         config["encoder"] = keras.layers.deserialize(config["encoder"])
         return cls(**config)
+
+
+class DenseHeadModel(EncoderTaskModel):
+    """A task model with dropout and a Dense layer on one encoder output, as the
+    original `run_classifier.py`: `logits` `[..., num_classes]`.
+
+    Subclasses name the head (`_head_name`: its layer name and the attribute that
+    holds it, which checkpoints use) and the encoder output it reads.
+
+    Args:
+        encoder: a `tfbert.BertEncoder`.
+        num_classes: int. Number of labels (or tags).
+        dropout: float or None. Dropout on the encoder output when training;
+            None uses the encoder config's `hidden_dropout_prob`.
+    """
+
+    _config_keys = ("num_classes", "dropout")
+    _head_name = ""
+    _encoder_output = ""
+
+    def __init__(self, encoder: BertEncoder, num_classes: int, dropout: float | None = None,
+                 **kwargs: Any) -> None:
+        config = encoder.config
+        rate = config.hidden_dropout_prob if dropout is None else dropout
+        head = ClassificationHead(num_classes, rate, config.initializer_range,
+                                  name=self._head_name, dtype=encoder.dtype_policy)
+        inputs = self._inputs(encoder)
+        outputs = encoder(inputs)
+        super().__init__(inputs=inputs,
+                         outputs={"logits": head(outputs[self._encoder_output])}, **kwargs)
+        self.encoder = encoder
+        setattr(self, self._head_name, head)
+        self.num_classes = num_classes
+        self.dropout = dropout

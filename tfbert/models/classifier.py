@@ -1,26 +1,19 @@
 """`BertClassifier`: sentence (pair) classification or regression on the pooled output."""
 
-from typing import Any
-
 import keras
 
-from tfbert.layers.heads import ClassificationHead
-from tfbert.models.base import EncoderTaskModel
-from tfbert.networks.bert_encoder import BertEncoder
+from tfbert.models.base import DenseHeadModel
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
-class BertClassifier(EncoderTaskModel):
+class BertClassifier(DenseHeadModel):
     """A `BertEncoder` with dropout and a Dense layer on the pooled output,
     as the original `run_classifier.py` (`num_classes=1` for regression).
 
     Output: `logits`, float32 `[batch, num_classes]`.
 
-    Args:
-        encoder: a `tfbert.BertEncoder`.
-        num_classes: int. Number of labels (1 for regression).
-        dropout: float or None. Dropout on the pooled output when training;
-            None uses the encoder config's `hidden_dropout_prob`.
+    Args: `encoder`, `num_classes` (1 for regression) and `dropout` (on the pooled
+    output), as `tfbert.models.base.DenseHeadModel`.
 
     Example:
 
@@ -31,19 +24,5 @@ class BertClassifier(EncoderTaskModel):
     TensorShape([2, 3])
     """
 
-    _config_keys = ("num_classes", "dropout")
-
-    def __init__(self, encoder: BertEncoder, num_classes: int, dropout: float | None = None,
-                 **kwargs: Any) -> None:
-        config = encoder.config
-        rate = config.hidden_dropout_prob if dropout is None else dropout
-        head = ClassificationHead(num_classes, rate, config.initializer_range,
-                                  name="classifier", dtype=encoder.dtype_policy)
-        inputs = self._inputs(encoder)
-        outputs = encoder(inputs)
-        super().__init__(inputs=inputs, outputs={"logits": head(outputs["pooled_output"])},
-                         **kwargs)
-        self.encoder = encoder
-        self.classifier = head
-        self.num_classes = num_classes
-        self.dropout = dropout
+    _head_name = "classifier"
+    _encoder_output = "pooled_output"

@@ -1,25 +1,18 @@
 """`BertTokenClassifier`: a label per wordpiece (named entities, tagging)."""
 
-from typing import Any
-
 import keras
 
-from tfbert.layers.heads import ClassificationHead
-from tfbert.models.base import EncoderTaskModel
-from tfbert.networks.bert_encoder import BertEncoder
+from tfbert.models.base import DenseHeadModel
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
-class BertTokenClassifier(EncoderTaskModel):
+class BertTokenClassifier(DenseHeadModel):
     """A `BertEncoder` with dropout and a Dense layer on every token.
 
     Output: `logits`, float32 `[batch, seq, num_classes]`.
 
-    Args:
-        encoder: a `tfbert.BertEncoder`.
-        num_classes: int. Number of tags.
-        dropout: float or None. Dropout on the sequence output when training;
-            None uses the encoder config's `hidden_dropout_prob`.
+    Args: `encoder`, `num_classes` (tags) and `dropout` (on each token's output), as
+    `tfbert.models.base.DenseHeadModel`.
 
     Example:
 
@@ -30,19 +23,5 @@ class BertTokenClassifier(EncoderTaskModel):
     TensorShape([2, 8, 9])
     """
 
-    _config_keys = ("num_classes", "dropout")
-
-    def __init__(self, encoder: BertEncoder, num_classes: int, dropout: float | None = None,
-                 **kwargs: Any) -> None:
-        config = encoder.config
-        rate = config.hidden_dropout_prob if dropout is None else dropout
-        head = ClassificationHead(num_classes, rate, config.initializer_range,
-                                  name="token_classifier", dtype=encoder.dtype_policy)
-        inputs = self._inputs(encoder)
-        outputs = encoder(inputs)
-        super().__init__(inputs=inputs, outputs={"logits": head(outputs["sequence_output"])},
-                         **kwargs)
-        self.encoder = encoder
-        self.token_classifier = head
-        self.num_classes = num_classes
-        self.dropout = dropout
+    _head_name = "token_classifier"
+    _encoder_output = "sequence_output"

@@ -102,16 +102,16 @@ class BertEncoder(keras.Model):
                      "encoder_outputs": encoder_outputs},
             **kwargs)
 
-        # === Config ===
+        # === Config, and the layers under the names checkpoints know them by ===
         self.config = config
         self.use_one_hot_embeddings = use_one_hot_embeddings
         self.seq_length = seq_length
-        self.word_embeddings = word_embeddings
-        self.position_embedding = position_embedding
-        self.type_embeddings = type_embeddings
-        self.embeddings_layer_norm = embeddings_layer_norm
-        self.transformer_layers = blocks
-        self.pooler = pooler
+        layers = {"word_embeddings": word_embeddings, "position_embedding": position_embedding,
+                  "type_embeddings": type_embeddings,
+                  "embeddings_layer_norm": embeddings_layer_norm,
+                  "transformer_layers": blocks, "pooler": pooler}
+        for name, layer in layers.items():
+            setattr(self, name, layer)
 
     def get_config(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(),

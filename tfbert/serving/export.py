@@ -83,13 +83,10 @@ def by_length(apply, packed, groups=4, min_rows=8):
     the batch sorted by length, each cut to its own longest row; outputs in the
     batch's order. Batches under `groups * min_rows` rows run whole.
 
-    A batch padded to its longest text is mostly padding when lengths vary: 32 SST-2
-    dev sentences are 52% real tokens padded to the longest, 83% in 4 sorted slices
-    (37% fewer encoder FLOPs; masked padding changes no result). Smaller matmuls are
-    less efficient, so the gain is smaller: all-MiniLM-L6-v2 on the SST-2 dev set, batch
-    32, 2 CPU cores: 140-162 -> 174-186 texts/s. The slices run side by side (one after
-    the other was slower: 149). Core ops only (TopKV2, InvertPermutation, If): TF
-    Serving runs it.
+    A batch padded to its longest text is mostly padding when lengths vary; sorted
+    slices pad far less (masked padding changes no result), and they run side by
+    side (docs/performance.md, "Length-sorted slices"). Core ops only (TopKV2,
+    InvertPermutation, If): TF Serving runs it.
 
     Args:
         apply: `packed inputs -> Tensor or nest of Tensors [batch, ...]`.
@@ -169,8 +166,8 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None):
         functions: `{attribute: tf.function}` saved on the root object but not
             as signatures (the TF Hub `tokenize`, `bert_pack_inputs`, `__call__`).
     """
-    # Traced with the LayerNorm every server runs well (the oneDNN-only form is 5x slower
-    # where oneDNN is off; see `tfbert.layers.LayerNorm`).
+    # Traced with the LayerNorm every server runs well (the oneDNN-only form is much
+    # slower where oneDNN is off; see docs/performance.md).
     with portable_layer_norm():
         archive = keras.export.ExportArchive()
         for item in track:

@@ -123,7 +123,7 @@ class FinetuningTask(Task):
     # === The experiment ===
 
     @classmethod
-    def default_experiment(cls, name):
+    def default_experiment(cls, name: str) -> ExperimentConfig:
         """The defaults of the original `run_classifier.py` / `run_squad.py`.
 
         Sequence length 128 (SQuAD: 384), training batch 32, eval and predict
@@ -139,7 +139,7 @@ class FinetuningTask(Task):
                                 optimizer=OptimizerConfig(learning_rate=5e-5, warmup_steps=0))
         return ExperimentConfig(task=task, trainer=trainer)
 
-    def prepare(self, config, mode):
+    def prepare(self, config: ExperimentConfig, mode: str) -> ExperimentConfig:
         """The config with the training length filled in from epochs, validated."""
         task_config = config.task
         if mode in ("train", "train_and_eval"):
@@ -199,7 +199,7 @@ class FinetuningTask(Task):
             self._tokenizer = BertTokenizer(self.vocab_file(), lower_case=self.config.lower_case)
         return self._tokenizer
 
-    def vocab_file(self):
+    def vocab_file(self) -> str:
         """`task.vocab_file`, else the vocab shipped with `task.init_checkpoint`."""
         vocab = self.config.vocab_file
         if not vocab and self.config.init_checkpoint:
@@ -314,7 +314,7 @@ class FinetuningTask(Task):
         """`(scores, predictions)` on the whole evaluation file (see the subclasses)."""
         raise NotImplementedError
 
-    def evaluate(self, model, output_dir=None):
+    def evaluate(self, model, output_dir: str | None = None) -> dict[str, float]:
         """The numeric scores of `evaluate_metrics` on `validation_data`."""
         scores, _ = self.evaluate_metrics(model, output_dir=output_dir)
         return {k: float(v) for k, v in scores.items()
@@ -333,7 +333,7 @@ class FinetuningTask(Task):
         return BertPreprocessor(self.vocab_file(), lower_case=self.config.lower_case,
                                 seq_length=self.config.predict_data.max_seq_length)
 
-    def export(self, model, export_dir, version=None):
+    def export(self, model, export_dir: str, version: int | None = None) -> list[str]:
         """Writes the SavedModel `<export_dir>/<version>/` of `model`; returns its paths.
 
         Args:

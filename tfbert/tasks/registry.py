@@ -7,8 +7,11 @@ A task module registers its `Task` class under its names:
 
 and `tfbert_finetune`, `tfbert_export`, `tfbert_pretrain` and the Python API
 find it only here (`get_task_class`, `load_config`, `build_task`). The
-built-in tasks register when this module first looks a name up; a task of
-your own registers when its module is imported (import it before you run it).
+built-in tasks register when this module first looks a name up. A task of
+your own registers when its module is imported: import it before you run it
+from Python; the commands import the modules named in the environment
+variable `TFBERT_TASK_MODULES` (comma-separated) and those a package declares
+under the entry-point group `tfbert.tasks`.
 
 Old spellings keep working for a while, with a one-line deprecation warning
 (`DEPRECATED_NAMES`).
@@ -22,6 +25,8 @@ Example:
 """
 
 import importlib
+import importlib.metadata
+import os
 
 import yaml
 from absl import logging
@@ -66,11 +71,20 @@ def register_task(*names):
 
 
 def _load_builtins():
+    """Imports the built-in task modules, then the user's (see the module doc)."""
     global _builtins_loaded
     if not _builtins_loaded:
         _builtins_loaded = True
         for module in BUILTIN_TASK_MODULES:
             importlib.import_module(module)
+        for entry_point in importlib.metadata.entry_points(group="tfbert.tasks"):
+            entry_point.load()
+        for module in filter(None, os.environ.get("TFBERT_TASK_MODULES", "").split(",")):
+            try:
+                importlib.import_module(module.strip())
+            except ImportError as error:
+                raise ValueError(f"TFBERT_TASK_MODULES names {module.strip()!r}, which "
+                                 f"cannot be imported: {error}") from None
 
 
 def task_names() -> list[str]:
@@ -93,6 +107,11 @@ def canonical_name(name: str) -> str:
             logging.warning("task name %r is deprecated; use %r", name, DEPRECATED_NAMES[key])
         key = DEPRECATED_NAMES[key]
     if key not in _TASKS:
+        family = key.split("/")[0] + "/" if "/" in key else None
+        siblings = [n for n in task_names() if family and n.startswith(family)]
+        if siblings:  # e.g. glue/nope: say which glue/ tasks there are
+            raise ValueError(f"unknown {family[:-1].upper()} task {name!r}; known: "
+                             f"{', '.join(siblings)}")
         raise ValueError(f"unknown task {name!r}; known: {', '.join(task_names())}")
     return key
 

@@ -52,14 +52,14 @@ from tfbert.text.tokenizer import BertTokenizer
 from tfbert.text.vocab import SPECIAL_TOKENS, load_vocab, special_tokens_dict
 
 __all__ = [
-    "BasicTokenizer",
-    "BertPackInputs",
-    "BertPreprocessor",
-    "BertTokenizer",
     "CORE_OPS_OF_NOTE",
     "FORBIDDEN_OPS",
     "SPECIAL_TOKENS",
     "TF_TEXT_OPS",
+    "BasicTokenizer",
+    "BertPackInputs",
+    "BertPreprocessor",
+    "BertTokenizer",
     "build_vocab",
     "count_words",
     "load_vocab",

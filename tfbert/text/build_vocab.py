@@ -85,15 +85,10 @@ def build_vocab(dataset, vocab_size, lower_case=True, num_unused_tokens=0, max_t
     return vocab
 
 
-def text_files_dataset(patterns, skip_blank=True):
-    """One text per line of the files matching `patterns` (globs allowed)."""
-    files = []
-    for pattern in patterns:
-        matched = sorted(tf.io.gfile.glob(pattern))
-        if not matched:
-            raise ValueError(f"No file matches {pattern!r}.")
-        files.extend(matched)
-    dataset = tf.data.TextLineDataset(files)
+def text_files_dataset(files, skip_blank=True):
+    """One text per line of `files` (expand globs first, e.g. with
+    `tfbert.data.pretraining_dataset.expand_input_files`)."""
+    dataset = tf.data.TextLineDataset(list(files))
     if skip_blank:
         dataset = dataset.filter(lambda line: tf.strings.length(tf.strings.strip(line)) > 0)
     return dataset

@@ -48,7 +48,7 @@ def _union(*range_lists):
     return mask
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def excluded_ranges(lower_case):
     """Code points that send a text to the exact path (see module doc)."""
     unstable = _union(unicode_tables.unassigned_ranges(),
@@ -63,7 +63,7 @@ def excluded_ranges(lower_case):
     return unicode_tables.ranges_from_mask(mask)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fast_path_pattern(lower_case):
     """RE2 pattern that fully matches exactly the texts the fast path takes."""
     return unicode_tables.ranges_to_regex_class(excluded_ranges(lower_case), negate=True) + "*"

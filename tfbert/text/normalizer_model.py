@@ -191,7 +191,7 @@ def lookup(model, text):
     return pool[offset:offset + length].decode("utf-8")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def original_bert_model(lower_case):
     """The model of the original tokenizer's per-character normalisation."""
     from tfbert.text import unicode_tables

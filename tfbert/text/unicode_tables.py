@@ -50,13 +50,13 @@ _ASCII_PUNCTUATION = ((33, 47), (58, 64), (91, 96), (123, 126))
 UNICODE_VERSION = unicodedata.unidata_version
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _categories():
     """General category of every code point (surrogates are `Cs`)."""
     return [unicodedata.category(chr(cp)) for cp in range(MAX_CODE_POINT + 1)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _category_array():
     """`_categories()` as a numpy array of 2-character strings."""
     return np.asarray(_categories(), dtype="<U2")
@@ -102,13 +102,13 @@ def _punctuation_mask(categories):
     return mask | _ranges_mask(_ASCII_PUNCTUATION)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def punctuation_ranges():
     """`_is_punctuation` of the original: ASCII symbols or category P*."""
     return ranges_from_mask(_punctuation_mask(_category_array()))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def deleted_ranges():
     """What `_clean_text` deletes."""
     cats = _category_array()
@@ -118,13 +118,13 @@ def deleted_ranges():
     return ranges_from_mask(mask)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def unassigned_ranges():
     """Code points that this interpreter's Unicode data leaves unassigned."""
     return ranges_from_mask(_category_array() == "Cn")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def unstable_punctuation_ranges():
     """Punctuation status differs from Unicode 3.2 (ASCII symbols excluded)."""
     cats = _category_array()
@@ -144,7 +144,7 @@ def _normalize_char(cp, lower_case):
     return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def char_normalization(lower_case):
     """`{code point: replacement}` for every code point that does not map to
     itself: "" when deleted, " " when it separates words, else its
@@ -170,7 +170,7 @@ def char_normalization(lower_case):
     return table
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def case_ranges():
     """`(cased, case_ignorable)` ranges as `str.lower()` sees them.
 
@@ -192,7 +192,7 @@ def case_ranges():
     return ranges_from_set(cased), ranges_from_set(ignorable)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def nonzero_combining_non_mn():
     """Characters with a non-zero combining class that lower-cased NFD output
     can contain without being `Mn`: NFD may reorder them against each other,

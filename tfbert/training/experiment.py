@@ -21,10 +21,12 @@ entity metrics) where it has one, else the trainer's loop on
 import dataclasses
 import os
 
+import tensorflow as tf
 import yaml
 from absl import logging
 
 from tfbert.configs import experiment as experiment_lib
+from tfbert.configs.experiment import ExperimentConfig
 from tfbert.data.result_files import write_eval_results, write_text
 from tfbert.tasks.registry import build_task
 from tfbert.training.strategies import create_strategy
@@ -48,7 +50,9 @@ def _evaluate(task, trainer, model_dir):
     return results
 
 
-def run_experiment(config, model_dir, mode, strategy=None, callback=None, num_tpu_cores=None):
+def run_experiment(config: ExperimentConfig, model_dir: str, mode: str,
+                   strategy: tf.distribute.Strategy | None = None, callback=None,
+                   num_tpu_cores: int | None = None):
     """Runs `mode` of an experiment.
 
     Args:

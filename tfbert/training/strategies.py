@@ -79,3 +79,12 @@ def is_chief(strategy):
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return task_type == "worker" and task_id == 0 and not has_chief
+
+
+def xla_by_default(devices=None):
+    """Whether `runtime.jit_compile: null` compiles with XLA on these device names
+    (default: every logical device): yes unless all are CPUs. On a CPU a TensorFlow graph
+    runs the step faster (oneDNN's bf16 matmuls; see `runtime.jit_compile`)."""
+    if devices is None:
+        devices = [d.name for d in tf.config.list_logical_devices()]
+    return not all(tf.DeviceSpec.from_string(d).device_type == "CPU" for d in devices)

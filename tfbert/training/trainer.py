@@ -28,44 +28,29 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
 from absl import logging
 
 from tfbert.checkpoints.restore import training_checkpoint
+from tfbert.configs.experiment import ExperimentConfig
 from tfbert.data.result_files import write_eval_results
+from tfbert.tasks.base import Task
 from tfbert.training.checkpointing import checkpoint_manager
 from tfbert.training.optimizers import create_optimizer
-from tfbert.training.strategies import create_strategy, is_chief
+from tfbert.training.strategies import create_strategy, is_chief, xla_by_default
 from tfbert.training.summaries import write_scalars
+from tfbert.training.sums import (
+    LOSS_EPSILON,
+    model_inputs,
+    replica_stats,
+    split_batch,
+    summarize,
+)
 
 _SUM = tf.distribute.ReduceOp.SUM
-LOSS_EPSILON = 1e-5  # as the original masked-LM loss: sum(w * nll) / (sum(w) + 1e-5)
-
-
-def _model_inputs(model, features):
-    """The features that are model inputs (labels and weights are not)."""
-    names = [tensor.name.split(":")[0] for tensor in model.inputs]
-    return {name: features[name] for name in names}
-
-
-def _split(features, parts):
-    """`parts` equal micro-batches of a dict of `[batch, ...]` tensors (static shapes)."""
-    if parts == 1:
-        return [features]
-    batch = next(iter(features.values())).shape[0]
-    size = batch // parts
-    return [{k: v[i * size:(i + 1) * size] for k, v in features.items()} for i in range(parts)]
-
-
-def xla_by_default(devices=None):
-    """Whether `runtime.jit_compile: null` compiles with XLA on these device names
-    (default: every logical device): yes unless all are CPUs. On a CPU a TensorFlow graph
-    runs the step faster (oneDNN's bf16 matmuls; see `runtime.jit_compile`)."""
-    if devices is None:
-        devices = [d.name for d in tf.config.list_logical_devices()]
-    return not all(tf.DeviceSpec.from_string(d).device_type == "CPU" for d in devices)
 
 
 class Trainer:
@@ -87,7 +72,8 @@ class Trainer:
         results = trainer.evaluate()  # also written to /tmp/run/eval_results.txt
     """
 
-    def __init__(self, task, config, model_dir, strategy=None):
+    def __init__(self, task: Task, config: ExperimentConfig, model_dir: str,
+                 strategy: tf.distribute.Strategy | None = None) -> None:
         self.task = task
         self.config = config
         self.model_dir = model_dir
@@ -171,7 +157,7 @@ class Trainer:
         return isinstance(self.strategy, tf.distribute.OneDeviceStrategy) or (
             self.strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy())
 
-    def restore_or_initialize(self):
+    def restore_or_initialize(self) -> str | None:
         """Resumes from the latest checkpoint in `model_dir`, else runs `task.initialize`.
 
         Returns:
@@ -196,7 +182,7 @@ class Trainer:
                         f" (signal {signum})" if signum else "")
         self._stop.set()
 
-    def install_signal_handlers(self):
+    def install_signal_handlers(self) -> None:
         """SIGTERM (preemption) saves a checkpoint and ends training cleanly."""
         signal.signal(signal.SIGTERM, self.request_stop)
 
@@ -217,7 +203,7 @@ class Trainer:
     def _forward_backward_fn(self, features, scales):
         """Per replica, XLA: `(gradients, loss numerators, metric sums)` of one micro-batch."""
         with tf.GradientTape() as tape:
-            outputs = self.model(_model_inputs(self.model, features), training=True)
+            outputs = self.model(model_inputs(self.model, features), training=True)
             numerators = self.task.loss_numerators(features, outputs)
             loss = tf.add_n([numerators[k] * scales[k] for k in sorted(numerators)])
             scaled_loss = self.optimizer.scale_loss(loss)
@@ -225,7 +211,7 @@ class Trainer:
         return gradients, numerators, self.task.metric_sums(features, outputs)
 
     def _forward_fn(self, features):
-        outputs = self.model(_model_inputs(self.model, features), training=False)
+        outputs = self.model(model_inputs(self.model, features), training=False)
         return self.task.loss_numerators(features, outputs), self.task.metric_sums(
             features, outputs)
 
@@ -237,7 +223,7 @@ class Trainer:
     def _replica_train_step(self, features):
         scales = self._loss_scales(features)
         gradients, numerators, metrics = None, {}, {}
-        for micro_batch in _split(features, self.config.trainer.gradient_accumulation_steps):
+        for micro_batch in split_batch(features, self.config.trainer.gradient_accumulation_steps):
             grads, nums, sums = self._forward_backward(micro_batch, scales)
             gradients = grads if gradients is None else [a + b for a, b in zip(gradients, grads,
                                                                                  strict=True)]
@@ -258,22 +244,12 @@ class Trainer:
                                                   use_norm=scaled_norm)
         self.optimizer.apply(gradients, self.model.trainable_variables)
         grad_norm = scaled_norm / loss_scale
-        return self._stats(numerators, scales, metrics), grad_norm
+        return replica_stats(numerators, scales, metrics), grad_norm
 
     def _replica_eval_step(self, features):
         scales = self._loss_scales(features)
         numerators, metrics = self._forward(features)
-        return self._stats(numerators, scales, metrics)
-
-    @staticmethod
-    def _stats(numerators, scales, metrics):
-        """Per-replica shares: summed over replicas they are the global batch's values."""
-        stats = {k: numerators[k] * scales[k] for k in numerators}
-        stats["loss"] = tf.add_n(list(stats.values()))
-        for name, (numerator, denominator) in metrics.items():
-            stats[f"{name}/numerator"] = numerator
-            stats[f"{name}/denominator"] = denominator
-        return stats
+        return replica_stats(numerators, scales, metrics)
 
     def _reduce(self, per_replica):
         return tf.nest.map_structure(lambda t: self.strategy.reduce(_SUM, t, axis=None),
@@ -299,37 +275,22 @@ class Trainer:
             totals = tf.nest.map_structure(tf.add, totals, stats)
         return totals
 
-    @staticmethod
-    def _summarize(totals, num_steps):
-        """Means over the steps of the losses; ratios of the metric sums."""
-        values = {}
-        for key, value in totals.items():
-            value = float(value)
-            if key.endswith("/denominator"):
-                continue
-            if key.endswith("/numerator"):
-                name = key[: -len("/numerator")]
-                values[name] = value / max(float(totals[f"{name}/denominator"]), 1e-12)
-            else:
-                values[key] = value / num_steps
-        return values
-
     # === Public API ===
 
     @property
-    def stopped(self):
+    def stopped(self) -> bool:
         """Whether a stop was requested (SIGTERM): training returned early."""
         return self._stop.is_set()
 
     @property
-    def step(self):
+    def step(self) -> int:
         return int(self.global_step.numpy())
 
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         optimizer = getattr(self.optimizer, "inner_optimizer", self.optimizer)
         return float(optimizer.learning_rate)
 
-    def train_loop(self, num_steps):
+    def train_loop(self, num_steps: int) -> dict[str, float]:
         """Runs `num_steps` training steps in one host call, from the current weights
         (`train` restores them first), with no logging, summaries or checkpoints.
 
@@ -341,14 +302,14 @@ class Trainer:
         start = time.perf_counter()
         totals, grad_norm = self._train_loop(self._train_iterator,
                                              tf.constant(num_steps, tf.int32))
-        logs = self._summarize(totals, num_steps)
+        logs = summarize(totals, num_steps)
         elapsed = time.perf_counter() - start
         batch = self.config.task.train_data.global_batch_size
         logs.update(learning_rate=self.learning_rate(), grad_norm=float(grad_norm),
                     examples_per_second=batch * num_steps / elapsed)
         return logs
 
-    def train(self, callback=None):
+    def train(self, callback: Callable | None = None) -> list[tuple[int, dict[str, float]]]:
         """Trains to `trainer.train_steps`, resuming from the latest checkpoint.
 
         Args:
@@ -382,7 +343,7 @@ class Trainer:
     def _checkpoint_path(self):
         return os.path.join(self.manager.directory, f"ckpt-{self.step}")
 
-    def save(self):
+    def save(self) -> str:
         """Saves a checkpoint of the current step (every worker must call it)."""
         path = self.manager.save(checkpoint_number=self.global_step)
         if not self.is_chief:
@@ -391,7 +352,8 @@ class Trainer:
             logging.info("saved checkpoint %s", path)
         return path
 
-    def evaluate(self, steps=None, write_results=True):
+    def evaluate(self, steps: int | None = None,
+                 write_results: bool = True) -> dict[str, float]:
         """Evaluates the current weights on `validation_steps` batches of `validation_data`.
 
         Writes `eval_results.txt` (the original keys, `key = value` lines) to
@@ -401,14 +363,14 @@ class Trainer:
         iterator = iter(self._distributed_dataset(self.config.task.validation_data,
                                                   is_training=False))
         totals = self._eval_loop(iterator, tf.constant(steps, tf.int32))
-        results = self.task.eval_results(self._summarize(totals, steps), self.step)
+        results = self.task.eval_results(summarize(totals, steps), self.step)
         self._log("eval", self.step, self.config.trainer.train_steps, results)
         if self.is_chief and write_results:
             write_eval_results(os.path.join(self.model_dir, "eval_results.txt"), results)
             write_scalars(self._writer("eval"), results, self.step)
         return results
 
-    def continuous_evaluate(self):
+    def continuous_evaluate(self) -> dict[str, float] | None:
         """Evaluates each new checkpoint in `model_dir` until one reaches `train_steps`."""
         results = None
         for path in tf.train.checkpoints_iterator(
