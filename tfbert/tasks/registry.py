@@ -131,14 +131,13 @@ def _raw_task_name(config_files, params_override):
     return experiment_lib.parse_overrides(params_override).get("task.task", name)
 
 
-def load_config(task=None, config_files=(), params_override="", default=None) -> ExperimentConfig:
+def load_config(task=None, config_files=(), params_override="") -> ExperimentConfig:
     """The experiment of a task: its defaults, then each YAML file, then the overrides.
 
     Args:
         task: the task name (`--task`); None: `task.task` of the files/overrides.
         config_files: experiment YAML paths or names in `official_configs/experiments`.
         params_override: `a.b=c,...` or a YAML mapping.
-        default: the task when neither `task` nor the files name one (None: an error).
 
     Returns:
         An `ExperimentConfig` whose `task` is the task's own config (not yet
@@ -152,7 +151,7 @@ def load_config(task=None, config_files=(), params_override="", default=None) ->
     if task and named and get_task_class(task) is not get_task_class(named):
         raise ValueError(f"conflicting tasks: --task={task} and task.task={named} in "
                          "--config_file/--params_override")
-    name = task or named or default
+    name = task or named
     if not name:
         raise ValueError(f"no task: give --task ({', '.join(task_names())})")
     name = canonical_name(name)
@@ -160,10 +159,9 @@ def load_config(task=None, config_files=(), params_override="", default=None) ->
     for path in config_files or ():
         config = experiment_lib.load_yaml(config, path)
     config = experiment_lib.override(config, params_override)
-    config = experiment_lib.set_values(
-        config, {"task.task": canonical_name(config.task.task if not task else name)},
-        "--task")
-    return config
+    # --task wins over the files' spelling of the same task (glue/sst2 over glue/mrpc).
+    final = name if task else canonical_name(config.task.task)
+    return experiment_lib.set_values(config, {"task.task": final}, "--task")
 
 
 def build_task(task_config):

@@ -32,8 +32,6 @@ from tfbert.tasks.registry import build_task
 from tfbert.training.strategies import create_strategy
 from tfbert.training.trainer import Trainer
 
-MODES = ("train", "eval", "train_and_eval", "continuous_eval", "predict")
-
 
 def _evaluate(task, trainer, model_dir):
     """The task's whole-file metrics (on the chief), else the trainer's eval loop
