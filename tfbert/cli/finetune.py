@@ -1,5 +1,5 @@
-"""`tfbert_finetune`: fine-tune BERT on any registered task: GLUE, your own data,
-SQuAD v1.1/v2.0, CoNLL-2003 and other tagging (`tfbert.tasks.task_names()`).
+"""`tfbert_finetune`: fine-tune BERT on any registered task: GLUE, your own data
+(single- or multi-label), SQuAD v1.1/v2.0, CoNLL-2003 and other tagging (`tfbert.tasks.task_names()`).
 
 Two flag families work, alone or together:
 
@@ -42,8 +42,9 @@ MODES = ("train", "eval", "train_and_eval", "predict")
 def define_flags():
     """The flags of `tfbert_finetune` (see the module doc)."""
     common.define_experiment_flags(None, "The task: glue/<name> (glue/sst2, glue/mrpc, ...), "
-                                   "classification, regression, squad/v1.1, squad/v2.0, "
-                                   "tagging, conll2003 (tfbert.tasks.task_names()).", MODES)
+                                   "classification, regression, multilabel, squad/v1.1, "
+                                   "squad/v2.0, tagging, conll2003 (tfbert.tasks.task_names()).",
+                                   MODES)
     common.define_original_flags(
         (*common.ORIGINAL_RUN_FLAGS, "task_name", "data_dir", "train_file", "predict_file",
          "vocab_file", "do_lower_case", "do_predict", "predict_batch_size", "num_train_epochs",

@@ -21,6 +21,7 @@ ClassificationExample(guid='dev.tsv:2', text_a='a fine film .', text_b=None, lab
 
 import csv
 import dataclasses
+import json
 import os
 import sys
 
@@ -97,7 +98,7 @@ def label_string(value):
     return str(value).strip()
 
 
-def read_rows(rows, path, header, columns, label_names, skip_bad_lines):
+def read_rows(rows, path, header, columns, label_names, skip_bad_lines, parse_label=None):
     """Turns `(line number, row)` pairs into a `ClassificationData`.
 
     Args:
@@ -106,14 +107,22 @@ def read_rows(rows, path, header, columns, label_names, skip_bad_lines):
         header: the first non-blank row names the columns.
         columns: `(text_a, text_b, label)`: header names, 0-based positions
             (files without a header), dict keys, or None (no second text,
-            unlabeled data).
+            unlabeled data). The label may be a tuple of columns (its cells
+            are handed to `parse_label` as a list).
         label_names: the labels in id order, or None for regression.
         skip_bad_lines: skip and count malformed rows instead of failing.
+        parse_label: `f(cell) -> label`, raising ValueError for a bad one
+            (default: a class id of `label_names`, or a float for regression).
     """
     name = os.path.basename(path)
     examples, skipped = [], []
     positions = None
-    label_ids = {n: i for i, n in enumerate(label_names)} if label_names is not None else None
+    if parse_label is None:
+        label_ids = ({n: i for i, n in enumerate(label_names)} if label_names is not None
+                     else None)
+
+        def parse_label(text):
+            return _label_value(text, label_ids)
     saw_any = False
     for number, row in rows:
         if isinstance(row, list) and not any(cell.strip() for cell in row):
@@ -126,7 +135,7 @@ def read_rows(rows, path, header, columns, label_names, skip_bad_lines):
             text_a, text_b, label = (_cell(row, column, position) for column, position
                                      in zip(columns, positions or columns, strict=True))
             if columns[2] is not None:
-                label = _label_value(label, label_ids)
+                label = parse_label(label)
             examples.append(ClassificationExample(f"{name}:{number}", text_a, text_b, label))
         except ValueError as e:
             message = f"{path}:{number}: {e}"
@@ -150,6 +159,8 @@ def _header_positions(row, columns, path):
     for column in columns:
         if column is None or isinstance(column, int):
             positions.append(column)
+        elif isinstance(column, tuple):
+            positions.append(tuple(_header_positions(row, column, path)))
         elif column in stripped:
             positions.append(stripped.index(column))
         else:
@@ -161,10 +172,14 @@ def _cell(row, column, position):
     """The text of one column (`column` names it, `position` locates it)."""
     if column is None:
         return None
+    if isinstance(column, tuple):
+        return [_cell(row, c, p) for c, p in zip(column, position, strict=True)]
     if isinstance(row, dict):
         if column not in row or row[column] is None:
             raise ValueError(f"no key {column!r} in {sorted(row)}")
         value = row[column]
+        if isinstance(value, (list, dict)):  # a JSON list of labels: parsed by the caller
+            return json.dumps(value)
         return value if isinstance(value, str) else label_string(value)
     if position >= len(row):
         raise ValueError(f"{len(row)} fields, but column {column!r} is field {position + 1}")

@@ -15,6 +15,7 @@ Example:
 (('neg', 'pos'), [1, 0])
 """
 
+import contextlib
 import csv
 import json
 import os
@@ -48,11 +49,7 @@ def read_classification_file(path, text_a="sentence", text_b=None, label="label"
         A `ClassificationData`.
     """
     path = os.fspath(path)
-    file_format = file_format or os.path.splitext(path)[1].lstrip(".").lower()
-    file_format = {"json": "jsonl", "txt": "tsv"}.get(file_format, file_format)
-    if file_format not in ("csv", "tsv", "jsonl"):
-        raise ValueError(f"{path}: unknown file format {file_format!r}; "
-                         "use file_format='csv', 'tsv' or 'jsonl'.")
+    file_format = resolve_format(path, file_format)
     columns = (text_a, text_b, label)
     if regression:
         names = None
@@ -61,15 +58,31 @@ def read_classification_file(path, text_a="sentence", text_b=None, label="label"
     else:
         names = tuple(str(n) for n in label_names) if label_names else _distinct_labels(
             path, file_format, label)
+    with open_rows(path, file_format) as (rows, header):
+        return classification.read_rows(rows, path, header, columns, names, skip_bad_lines)
+
+
+def resolve_format(path, file_format=None):
+    """`csv`, `tsv` or `jsonl`: `file_format`, else from the file's extension."""
+    file_format = file_format or os.path.splitext(os.fspath(path))[1].lstrip(".").lower()
+    file_format = {"json": "jsonl", "txt": "tsv"}.get(file_format, file_format)
+    if file_format not in ("csv", "tsv", "jsonl"):
+        raise ValueError(f"{path}: unknown file format {file_format!r}; "
+                         "use file_format='csv', 'tsv' or 'jsonl'.")
+    return file_format
+
+
+@contextlib.contextmanager
+def open_rows(path, file_format):
+    """`(rows, header)`: the `(line number, row)` pairs of a CSV/TSV/JSONL file,
+    for `classification.read_rows`, and whether the first row is a header."""
     with open(path, encoding="utf-8-sig", newline="") as f:
         if file_format == "jsonl":
-            rows = _json_rows(f, path)
-            header = False
+            yield _json_rows(f, path), False
         else:
             reader = (csv.reader(f) if file_format == "csv"
                       else csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-            rows, header = classification.numbered(reader), True
-        return classification.read_rows(rows, path, header, columns, names, skip_bad_lines)
+            yield classification.numbered(reader), True
 
 
 def _json_rows(f, path):

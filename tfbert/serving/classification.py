@@ -2,6 +2,11 @@
 
 - `serving_default(text)` or `(text_a, text_b)`: `logits`, `probabilities`,
   `label_id`, `label` (names looked up in the graph); regression: `score`.
+  Multi-label (`thresholds` given): `logits`, `probabilities` (sigmoid)
+  `[batch, labels]`, and the labels over their thresholds as `label_ids`
+  int32 `[batch, labels]` and `labels` string `[batch, labels]`: the chosen
+  labels first, in label-id order, padded with -1 and "" (TF Serving's
+  signatures return dense tensors, so no ragged output).
 - `serve_examples(inputs)`: serialized `tf.Example`s with bytes features
   `text` (or `text_a`, `text_b`), for TF Serving's Classify API (`classes`,
   `scores`) or Regress API (`outputs`).
@@ -32,7 +37,8 @@ from tfbert.serving.export import (
 )
 
 
-def endpoints(model, preprocessor, label_names=None, pair=False, regression=False):
+def endpoints(model, preprocessor, label_names=None, pair=False, regression=False,
+              thresholds=None):
     """The endpoints of a classifier export.
 
     Args:
@@ -41,6 +47,8 @@ def endpoints(model, preprocessor, label_names=None, pair=False, regression=Fals
         label_names: class names in id order (default: "0", "1", ...).
         pair: inputs are `text_a`, `text_b` instead of `text`.
         regression: one output, `score` (the model has one unit).
+        thresholds: float `[labels]`: a multi-label model, whose label `k` is
+            chosen when its sigmoid probability is greater than `thresholds[k]`.
 
     Returns:
         `[Endpoint]` for `tfbert.serving.export.export`.
@@ -57,6 +65,8 @@ def endpoints(model, preprocessor, label_names=None, pair=False, regression=Fals
         logits = by_length(lambda part: model(part, training=False)["logits"], packed)
         if regression:
             return {"score": logits[:, 0]}
+        if thresholds is not None:
+            return multilabel_outputs(logits, names, thresholds)
         label_id = tf.argmax(logits, axis=-1, output_type=tf.int32)
         return {"logits": logits, "probabilities": tf.nn.softmax(logits),
                 "label_id": label_id, "label": tf.gather(tf.constant(names), label_id)}
@@ -92,3 +102,15 @@ def endpoints(model, preprocessor, label_names=None, pair=False, regression=Fals
         Endpoint("serve_token_ids", from_ids, token_id_specs(),
                  token_ids_warmup(preprocessor)),
     ]
+
+
+def multilabel_outputs(logits, names, thresholds):
+    """`logits`, `probabilities` and the chosen `label_ids` / `labels`, padded."""
+    probabilities = tf.sigmoid(logits)
+    chosen = probabilities > tf.constant(np.asarray(thresholds, np.float32))
+    # A stable sort of "not chosen" puts the chosen ids first, each part in id order.
+    order = tf.argsort(tf.cast(tf.logical_not(chosen), tf.int32), axis=-1, stable=True)
+    first = tf.gather(chosen, order, batch_dims=1)
+    return {"logits": logits, "probabilities": probabilities,
+            "label_ids": tf.where(first, order, -1),
+            "labels": tf.where(first, tf.gather(tf.constant(names), order), "")}

@@ -119,6 +119,11 @@ class Task(abc.ABC):
         `evaluates_whole_file`); `output_dir` receives any prediction files."""
         raise NotImplementedError
 
+    def restore_tuned(self, directory: str) -> None:
+        """Reads what evaluation tuned and wrote beside the checkpoints in `directory`
+        (a multi-label task's thresholds), for predictions and exports; default: nothing."""
+        del directory
+
     def write_predictions(self, model, data_config, out_dir):
         """Writes the predictions for `data_config`'s file to `out_dir`; returns the path."""
         raise ValueError(f"task {self.config.task} writes no predictions")

@@ -36,8 +36,8 @@ from tfbert.configs.experiment import ExperimentConfig
 
 # The modules of the built-in tasks, imported on the first look-up.
 BUILTIN_TASK_MODULES = (
-    "tfbert.tasks.sentence_prediction", "tfbert.tasks.squad", "tfbert.tasks.tagging",
-    "tfbert.tasks.encoder_exports", "tfbert.tasks.pretraining",
+    "tfbert.tasks.sentence_prediction", "tfbert.tasks.multilabel", "tfbert.tasks.squad",
+    "tfbert.tasks.tagging", "tfbert.tasks.encoder_exports", "tfbert.tasks.pretraining",
 )
 # Old spelling -> the registered name.
 DEPRECATED_NAMES = {"squad": "squad/v1.1", "squad_v1.1": "squad/v1.1", "squad_v2": "squad/v2.0",

@@ -67,14 +67,14 @@ class SentencePredictionTask(FinetuningTask):
     def __init__(self, config):
         super().__init__(config)
         name = config.task.lower()
-        if name in ("classification", "regression"):
-            self.glue_task = None
-            self.regression = name == "regression"
-            self.label_names = tuple(str(n) for n in config.label_names) or None
-        else:
+        if name.startswith("glue/"):
             self.glue_task, spec = glue.glue_task(name)
             self.regression = spec.label_names is None
             self.label_names = spec.label_names
+        else:  # the user's own data: classification, regression (and subclasses' tasks)
+            self.glue_task = None
+            self.regression = name == "regression"
+            self.label_names = tuple(str(n) for n in config.label_names) or None
         self.metric_task = self.glue_task or name
         self.pair = (glue.GLUE_TASKS[self.glue_task].text_b is not None if self.glue_task
                      else config.text_b is not None)
@@ -84,6 +84,9 @@ class SentencePredictionTask(FinetuningTask):
         (an export without a training file names its classes "0", "1", ...)."""
         if self.label_names is None and not self.regression and (
                 self.config.train_data.input_path or not self.config.num_classes):
+            if not self.config.train_data.input_path:
+                raise ValueError("the labels are unknown: give label_names (--label_names), "
+                                 "num_classes (--num_classes) or the training file")
             self.label_names = self.read(self.config.train_data.input_path, True).label_names
 
     @property
