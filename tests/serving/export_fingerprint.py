@@ -8,11 +8,12 @@ for fixed inputs, run through TensorFlow's C session loader as
 `tensorflow_model_server` runs it: the bytes of integer and string outputs,
 the values of float outputs (`same_fingerprint` compares them to 1e-5: the
 same graph and weights give float results that differ in the last bits from
-one CPU to another, e.g. with and without AVX-512 kernels). Left out, as they say nothing of what the
-export computes: function names (they carry a per-trace number), the order of
-the graph's nodes, the dropout layers' seed-generator states (int64 `[2]`
-variables, drawn anew at each build and unused at inference) and the byte
-order of the warmup requests' input maps (their parsed content is compared).
+one CPU to another, e.g. with and without AVX-512 kernels). Left out, as
+they say nothing of what the export computes: function names (they carry a
+per-trace number), the order of the graph's nodes, the dropout layers'
+seed-generator states (int64 `[2]` variables, drawn anew at each build and
+unused at inference) and the byte order of the warmup requests' input maps
+(their parsed content is compared).
 
 `tests/golden/exports/fingerprints.json` holds the fingerprints of exports
 made from the checkpoints beside it before the task registry was written;

@@ -1,5 +1,6 @@
 """`tfbert_finetune`: fine-tune BERT on any registered task: GLUE, your own data
-(single- or multi-label), SQuAD v1.1/v2.0, CoNLL-2003 and other tagging (`tfbert.tasks.task_names()`).
+(single- or multi-label), SQuAD v1.1/v2.0, CoNLL-2003 and other tagging
+(`tfbert.tasks.task_names()`).
 
 Two flag families work, alone or together:
 
