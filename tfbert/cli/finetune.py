@@ -27,6 +27,15 @@ scripts), each `--config_file`, `--params_override`, then the flags given on
 the command line. Two flags that set one value differently are an error
 naming both. The run is `tfbert.training.run_experiment`; each task's
 `write_predictions` says what `--do_predict` writes.
+
+Keeping the best run (`tfbert.training.best_run`, `tfbert.training.restarts`):
+`--keep_best=f1` keeps the best dev evaluation's checkpoint (each epoch, or
+every `--eval_every_steps`) in `<model_dir>/best/`, `--early_stopping_patience`
+stops after that many evaluations without a better one, and `--num_restarts=3`
+(or `--seeds=1,2,3`) trains one run per seed and keeps the best:
+
+    tfbert_finetune --config_file=minilm_mrpc --mode=train_and_eval \
+        --model_dir=/tmp/mrpc3 --num_restarts=3 --keep_best=f1
 """
 
 import contextlib
