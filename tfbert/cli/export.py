@@ -21,9 +21,12 @@ and `<export_dir>/encoder/<version>`); each task writes its own signatures
 (`Task.export_endpoints`). `squad` and `squad_v2` are deprecated spellings of
 `squad/v1.1` and `squad/v2.0`. A multi-label export applies the decision
 thresholds its evaluation tuned (`thresholds.json` beside the checkpoint).
-Weights: `--model_dir` (its latest checkpoint),
-or `--checkpoint`: anything `tfbert.checkpoints.load_model` reads (a tfbert or
-Google TF1 checkpoint, a `.keras` file, or a HuggingFace BERT directory).
+Weights: `--model_dir`, or `--checkpoint`:
+anything `tfbert.checkpoints.load_model` reads (a tfbert or Google TF1
+checkpoint, a `.keras` file, or a HuggingFace BERT directory). From
+`--model_dir`, the checkpoint that `tfbert_finetune --keep_best` or
+`--num_restarts` kept in `<model_dir>/best/` when there is one, else the
+latest; `--nouse_best` takes the latest (the log says which it took).
 """
 
 import os
@@ -47,8 +50,10 @@ def define_flags():
     """The flags of `tfbert_export` (see the module doc)."""
     flags.DEFINE_string("task", None, "What the model does (which signatures to write): a "
                         "registered task (tfbert.tasks.task_names()), embeddings or hub.")
-    flags.DEFINE_string("model_dir", None, "Training directory; its latest checkpoint is "
-                        "exported.")
+    flags.DEFINE_string("model_dir", None, "Training directory: its best/ checkpoint "
+                        "(--keep_best, --num_restarts) if any, else its latest is exported.")
+    flags.DEFINE_bool("use_best", True, "With --model_dir: export <model_dir>/best/ when it "
+                      "exists; --nouse_best: the latest checkpoint.")
     flags.DEFINE_string("checkpoint", None, "A tfbert or TF1 checkpoint, a .keras file, or a "
                         "HuggingFace BERT directory (instead of --model_dir).")
     flags.DEFINE_string("model", None, "Official model name or bert_config .json/.yaml "
@@ -103,13 +108,37 @@ def task_config(values, present, weights):
     return set_values(ExperimentConfig(task=config), changes, "flags").task
 
 
+def _weights(values, present):
+    """`<model_dir>/best` when `--model_dir` has one and `--use_best` holds, else None."""
+    from tfbert.checkpoints.google_tf1 import checkpoint_prefix
+    from tfbert.training.best_checkpoint import best_checkpoint_dir
+
+    model_dir = values["model_dir"]
+    if model_dir is None or values["checkpoint"] is not None:
+        if "use_best" in present:
+            raise ValueError("--use_best / --nouse_best choose within --model_dir; with "
+                             "--checkpoint the checkpoint is the one given")
+        return None
+    best = best_checkpoint_dir(model_dir) if values["use_best"] else None
+    if best:
+        logging.info("exporting the kept best checkpoint %s", checkpoint_prefix(best))
+    elif values["use_best"] and "use_best" in present:
+        raise FileNotFoundError(f"--use_best: --model_dir={model_dir} has no best/ checkpoint "
+                                "(train with --keep_best or --num_restarts)")
+    else:
+        logging.info("exporting the latest checkpoint of %s%s", model_dir,
+                     "" if not values["use_best"] else " (it has no best/)")
+    return best
+
+
 def main(argv):
     del argv
     from tfbert.checkpoints.loader import latest_weights, load_model
     from tfbert.tasks.registry import build_task
 
     values, present = common.flag_values()
-    weights = latest_weights(values["model_dir"], values["checkpoint"])
+    weights = _weights(values, present) or latest_weights(values["model_dir"],
+                                                          values["checkpoint"])
     task = build_task(task_config(values, present, weights))
     logging.info("loading %s for --task=%s", weights, task.config.task)
     # What evaluation tuned beside the weights (multi-label thresholds, with their labels).

@@ -28,11 +28,20 @@ scripts), each `--config_file`, `--params_override`, then the flags given on
 the command line. Two flags that set one value differently are an error
 naming both. The run is `tfbert.training.run_experiment`; each task's
 `write_predictions` says what `--do_predict` writes.
+
+Keeping the best run (`tfbert.training.best_run`, `tfbert.training.restarts`):
+`--keep_best=f1` keeps the best dev evaluation's checkpoint (each epoch, or
+every `--eval_every_steps`) in `<model_dir>/best/`, `--early_stopping_patience`
+stops after that many evaluations without a better one, and `--num_restarts=3`
+(or `--seeds=1,2,3`) trains one run per seed and keeps the best:
+
+    tfbert_finetune --config_file=minilm_mrpc --mode=train_and_eval \
+        --model_dir=/tmp/mrpc3 --num_restarts=3 --keep_best=f1
 """
 
 import contextlib
 
-from absl import logging
+from absl import flags, logging
 
 from tfbert.cli import common
 from tfbert.configs.experiment import set_values
@@ -51,6 +60,21 @@ def define_flags():
          "vocab_file", "do_lower_case", "do_predict", "predict_batch_size", "num_train_epochs",
          "warmup_proportion", *SQUAD_ONLY, "version_2_with_negative", "verbose_logging"),
         helps={"do_eval": "Evaluate on the dev file."})
+    _define_best_run_flags()
+
+
+def _define_best_run_flags():
+    """Keeping the best run (`tfbert.training.best_run`, `tfbert.training.restarts`)."""
+    flags.DEFINE_string("keep_best", None, "Keep the checkpoint with the best dev value of "
+                        "this metric (f1, accuracy, exact_match, ...) in <model_dir>/best/.")
+    flags.DEFINE_integer("eval_every_steps", None, "Evaluate on dev every this many steps "
+                         "during training (default with --keep_best: each epoch).")
+    flags.DEFINE_integer("early_stopping_patience", None, "Stop after this many evaluations "
+                         "in a row without a better --keep_best value.")
+    flags.DEFINE_integer("num_restarts", None, "Train this many runs, one per seed, in "
+                         "<model_dir>/run_<seed>/; keep the best on dev in <model_dir>/best/ "
+                         "and a table of all in <model_dir>/restarts.tsv.")
+    flags.DEFINE_list("seeds", None, "The restarts' seeds (default: 1..--num_restarts).")
 
 
 _SEQ = ("task.train_data.max_seq_length", "task.validation_data.max_seq_length",
@@ -72,8 +96,18 @@ ORIGINAL_TO_CONFIG = {
     "max_answer_length": ("task.max_answer_length",),
     "null_score_diff_threshold": ("task.null_score_diff_threshold",),
 }
+# Keeping the best run: flag -> config key.
+BEST_RUN_TO_CONFIG = {name: (f"trainer.{name}",) for name in (
+    "keep_best", "eval_every_steps", "early_stopping_patience", "num_restarts", "seeds")}
 SQUAD_ONLY = ("doc_stride", "max_query_length", "n_best_size", "max_answer_length",
               "null_score_diff_threshold")
+
+
+def _seeds(seeds):
+    try:
+        return [int(seed) for seed in seeds]
+    except ValueError:
+        raise ValueError(f"--seeds={','.join(seeds)}: seeds are integers") from None
 
 
 def _task_name(values, present):
@@ -138,7 +172,9 @@ def resolve(values, present):
     config = load_config(_task_name(values, present), values["config_file"],
                          values["params_override"])
     task_class = get_task_class(config.task.task)
-    mapping = dict(ORIGINAL_TO_CONFIG)
+    mapping = {**ORIGINAL_TO_CONFIG, **BEST_RUN_TO_CONFIG}
+    if "seeds" in present:
+        values = {**values, "seeds": _seeds(values["seeds"])}
     if "data_dir" in present:
         if task_class is not SentencePredictionTask or \
                 config.task.task in ("classification", "regression"):

@@ -129,6 +129,19 @@ class TrainerConfig:
         optimizer: OptimizerConfig.
         continuous_eval_timeout: int. Seconds `continuous_eval` waits for a
             new checkpoint.
+        keep_best: str. A metric of the task's dev evaluation (`f1`, `accuracy`,
+            `exact_match`, ...; `Task.metric_names`): training evaluates every
+            `eval_every_steps` and keeps the checkpoint with the best value in
+            `<model_dir>/best/` ("": keep none). See `tfbert.training.best_run`.
+        eval_every_steps: int or None. Steps between evaluations during training
+            (with `keep_best`, or alone to log them); None: each epoch.
+        early_stopping_patience: int. Stop after this many evaluations in a row
+            without a better `keep_best` value (0: never).
+        num_restarts: int. Train this many runs from the same initial weights,
+            one per seed, in `<model_dir>/run_<seed>/`, and keep the best on dev in
+            `<model_dir>/best/` with a table of all (`restarts.tsv`); 0: one run
+            in `model_dir`. See `tfbert.training.restarts`.
+        seeds: list of int. The runs' seeds (default: 1 to `num_restarts`).
     """
 
     train_steps: int = 100000
@@ -139,6 +152,11 @@ class TrainerConfig:
     gradient_accumulation_steps: int = 1
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     continuous_eval_timeout: int = 3600
+    keep_best: str = ""
+    eval_every_steps: int | None = None
+    early_stopping_patience: int = 0
+    num_restarts: int = 0
+    seeds: list = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -191,6 +209,10 @@ class ExperimentConfig:
         for key in ("train_steps", "steps_per_loop", "checkpoint_interval", "max_to_keep",
                     "validation_steps", "gradient_accumulation_steps"):
             checks.append((getattr(self.trainer, key) > 0, f"trainer.{key}", "positive"))
+        for key in ("early_stopping_patience", "num_restarts"):
+            checks.append((getattr(self.trainer, key) >= 0, f"trainer.{key}", "0 or more"))
+        checks.append((self.trainer.eval_every_steps is None or self.trainer.eval_every_steps > 0,
+                       "trainer.eval_every_steps", "positive (or null: each epoch)"))
         for part in ("train_data", "validation_data"):
             data = getattr(self.task, part)
             for key in ("max_seq_length", "max_predictions_per_seq", "global_batch_size"):

@@ -7,6 +7,7 @@ and entity-level NER precision/recall/F1 as `conlleval`/`seqeval` compute them.
 from tfbert.metrics.classification import (
     accuracy,
     f1_score,
+    glue_metric_names,
     glue_metrics,
     matthews_corrcoef,
     pearson,
@@ -17,5 +18,6 @@ from tfbert.metrics.squad import evaluate_v1, evaluate_v2, normalize_answer
 
 __all__ = [
     "accuracy", "entity_scores", "evaluate_v1", "evaluate_v2", "f1_score", "get_entities",
-    "glue_metrics", "matthews_corrcoef", "normalize_answer", "pearson", "spearman",
+    "glue_metric_names", "glue_metrics", "matthews_corrcoef", "normalize_answer", "pearson",
+    "spearman",
 ]

@@ -117,9 +117,14 @@ def glue_metrics(task, labels, predictions):
         labels: the label ids (floats for STS-B / regression).
         predictions: the predicted ids (argmax of the logits) or scores.
     """
+    return {name: _FUNCTIONS[name](labels, predictions) for name in glue_metric_names(task)}
+
+
+def glue_metric_names(task):
+    """The names of `glue_metrics(task, ...)`, headline first (see `glue_metrics`)."""
     names = {**GLUE_METRICS, "classification": ("accuracy",),
              "regression": ("pearson", "spearman")}.get(task)
     if names is None:
         raise ValueError(f"unknown task {task!r} for glue_metrics; known: "
                          f"{sorted(GLUE_METRICS) + ['classification', 'regression']}")
-    return {name: _FUNCTIONS[name](labels, predictions) for name in names}
+    return names

@@ -54,6 +54,8 @@ class Task(abc.ABC):
     evaluates_whole_file = False
     # The names the task was registered under (set by `register_task`).
     names: tuple[str, ...] = ()
+    # Metrics of `evaluate` that are better when lower (all others: when higher).
+    lower_is_better: tuple[str, ...] = ("loss", "mse")
 
     def __init__(self, config: TaskConfig):
         self.config = config
@@ -123,6 +125,11 @@ class Task(abc.ABC):
         """Reads what evaluation tuned and wrote beside the checkpoints in `directory`
         (a multi-label task's thresholds), for predictions and exports; default: nothing."""
         del directory
+
+    def metric_names(self) -> tuple[str, ...]:
+        """The metrics `evaluate` reports, known before training (what `--keep_best`
+        may name); default: none."""
+        return ()
 
     def write_predictions(self, model, data_config, out_dir):
         """Writes the predictions for `data_config`'s file to `out_dir`; returns the path."""

@@ -119,6 +119,7 @@ class FinetuningTask(Task):
         super().__init__(config)
         self._tokenizer = None
         self._cache = {}
+        self._forward = None
 
     # === The experiment ===
 
@@ -292,18 +293,26 @@ class FinetuningTask(Task):
         """`{output name: numpy array [N, ...]}` for every real example of
         `data_config`'s evaluation data, in file order."""
         dataset = self.build_inputs(data_config, is_training=False)
-        names = [t.name.split(":")[0] for t in model.inputs]
-
-        @tf.function
-        def forward(features):
-            return model({n: features[n] for n in names}, training=False)
-
         outputs, real = [], []
+        forward = self._forward_function(model)
         for features in dataset:
             outputs.append({k: v.numpy() for k, v in forward(features).items()})
             real.append(features["is_real_example"].numpy() > 0)
         real = np.concatenate(real)
         return {k: np.concatenate([o[k] for o in outputs])[real] for k in outputs[0]}
+
+    def _forward_function(self, model):
+        """The traced inference of `model`, kept for the next call: evaluations during
+        training (`tfbert.training.best_run`) then trace it once, not each time."""
+        if self._forward is None or self._forward[0] is not model:
+            names = [t.name.split(":")[0] for t in model.inputs]
+
+            @tf.function
+            def forward(features):
+                return model({n: features[n] for n in names}, training=False)
+
+            self._forward = (model, forward)
+        return self._forward[1]
 
     def loss_denominators(self, features):
         return {"loss": tf.reduce_sum(features["is_real_example"])}

@@ -169,6 +169,16 @@ class MultiLabelTask(SentencePredictionTask):
                                                        self.label_names)["micro_f1"]
         return scores, predicted.astype(np.int32)
 
+    def metric_names(self):
+        per_label = [f"{kind}/{name}" for name in self.label_names or self._read_names()
+                     for kind in ("precision", "recall", "f1")]
+        return ("micro_f1", "macro_f1", "subset_accuracy", "micro_precision", "micro_recall",
+                "macro_precision", "macro_recall", "micro_f1_at_0.5", *per_label)
+
+    def _read_names(self):
+        self._find_label_names()
+        return self.label_names
+
     def write_predictions(self, model, data_config, out_dir):
         """`test_results.tsv`: per line the label probabilities (label-id order), and
         `predicted_labels.tsv`: the labels over the thresholds, `|`-separated."""

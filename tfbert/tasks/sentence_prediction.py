@@ -19,7 +19,7 @@ from tfbert.data import glue
 from tfbert.data.classification import classification_features
 from tfbert.data.classification_files import read_classification_file
 from tfbert.data.result_files import write_text
-from tfbert.metrics import glue_metrics
+from tfbert.metrics import glue_metric_names, glue_metrics
 from tfbert.models.classifier import BertClassifier
 from tfbert.serving import classification
 from tfbert.tasks.finetuning import FinetuningConfig, FinetuningTask
@@ -157,6 +157,9 @@ class SentencePredictionTask(FinetuningTask):
         predictions = logits[:, 0] if self.regression else np.argmax(logits, -1)
         labels = self.features(data_config, False)["label_ids"]
         return glue_metrics(self.metric_task, labels, predictions), predictions
+
+    def metric_names(self):
+        return glue_metric_names(self.metric_task)
 
     def write_predictions(self, model, data_config, out_dir):
         """`test_results.tsv`: per line the class probabilities (or the score), as the

@@ -133,6 +133,12 @@ class SquadTask(FinetuningTask):
             return evaluate_v2(gold, predictions, null_odds), predictions
         return evaluate_v1(gold, predictions), predictions
 
+    def metric_names(self):
+        if self.config.version_2_with_negative:  # evaluate_v2's scores (HasAns_*: if any)
+            return ("f1", "exact", "best_f1", "best_exact", "HasAns_f1", "HasAns_exact",
+                    "NoAns_f1", "NoAns_exact")
+        return ("f1", "exact_match")
+
     def write_predictions(self, model, data_config, out_dir):
         """`predictions.json`, `nbest_predictions.json` (v2.0: `null_odds.json`), as
         the original `run_squad.py`; returns the path of `predictions.json`."""

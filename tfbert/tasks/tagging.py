@@ -125,6 +125,9 @@ class TaggingTask(FinetuningTask):
         gold = [s.tags for s in self.read(data_config.input_path).sentences]
         return entity_scores(gold, predicted), predicted
 
+    def metric_names(self):
+        return ("f1", "precision", "recall", "token_accuracy")  # entity_scores' numbers
+
     def write_predictions(self, model, data_config, out_dir):
         """`test_predictions.txt`: `word predicted-tag` per line, a blank line between
         sentences."""

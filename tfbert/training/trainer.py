@@ -309,24 +309,29 @@ class Trainer:
                     examples_per_second=batch * num_steps / elapsed)
         return logs
 
-    def train(self, callback: Callable | None = None) -> list[tuple[int, dict[str, float]]]:
+    def train(self, callback: Callable | None = None, callback_every: int | None = None,
+              restore: bool = True) -> list[tuple[int, dict[str, float]]]:
         """Trains to `trainer.train_steps`, resuming from the latest checkpoint.
 
         Args:
             callback: called as `callback(step, logs)` after each host loop.
+            callback_every: loops also end on multiples of this many steps.
+            restore: False: the caller ran `restore_or_initialize` already.
 
         Returns:
             A list of `(step, logs)` per host loop: losses (mean over the
             loop), accuracies, `learning_rate`, `grad_norm`, `examples_per_second`.
         """
         trainer = self.config.trainer
-        self.restore_or_initialize()
+        if restore:
+            self.restore_or_initialize()
         history = []
         writer = self._writer("train")
+        every = callback_every or trainer.train_steps
         while self.step < trainer.train_steps and not self._stop.is_set():
             step = self.step
             logs = self.train_loop(min(
-                trainer.steps_per_loop, trainer.train_steps - step,
+                trainer.steps_per_loop, trainer.train_steps - step, every - step % every,
                 trainer.checkpoint_interval - step % trainer.checkpoint_interval))
             step = self.step
             history.append((step, logs))
