@@ -130,3 +130,15 @@ def test_an_unknown_label_in_the_dev_file_names_file_and_line(run, tmp_path):
     assert "dev.jsonl:2: label 'ORG' is not in the label list ['FILM', 'LOC', 'PER']" \
         in result.stderr
 
+
+
+@pytest.mark.slow
+def test_keep_best_takes_multilabel_metrics_and_refuses_others(run, tmp_path):
+    tmp, flags = run[0], run[1]
+    result = _command("finetune", "--task=multilabel", f"--train_file={tmp / 'train.jsonl'}",
+                      f"--predict_file={tmp / 'train.jsonl'}", "--do_train", "--do_eval",
+                      "--keep_best=accuracy", f"--output_dir={tmp_path / 'best'}", *flags,
+                      ok=False)
+    assert "does not compute 'accuracy'; its metrics: micro_f1, macro_f1, subset_accuracy" \
+        in result.stderr
+    assert "f1/PER" in result.stderr

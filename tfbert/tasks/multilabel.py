@@ -170,14 +170,11 @@ class MultiLabelTask(SentencePredictionTask):
         return scores, predicted.astype(np.int32)
 
     def metric_names(self):
-        per_label = [f"{kind}/{name}" for name in self.label_names or self._read_names()
+        self._find_label_names()
+        per_label = [f"{kind}/{name}" for name in self.label_names
                      for kind in ("precision", "recall", "f1")]
         return ("micro_f1", "macro_f1", "subset_accuracy", "micro_precision", "micro_recall",
                 "macro_precision", "macro_recall", "micro_f1_at_0.5", *per_label)
-
-    def _read_names(self):
-        self._find_label_names()
-        return self.label_names
 
     def write_predictions(self, model, data_config, out_dir):
         """`test_results.tsv`: per line the label probabilities (label-id order), and
