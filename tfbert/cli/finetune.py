@@ -31,7 +31,7 @@ naming both. The run is `tfbert.training.run_experiment`; each task's
 
 import contextlib
 
-from absl import logging
+from absl import flags, logging
 
 from tfbert.cli import common
 from tfbert.configs.experiment import set_values
@@ -47,8 +47,19 @@ def define_flags():
     common.define_original_flags(
         (*common.ORIGINAL_RUN_FLAGS, "task_name", "data_dir", "train_file", "predict_file",
          "vocab_file", "do_lower_case", "do_predict", "predict_batch_size", "num_train_epochs",
-         "warmup_proportion", *SQUAD_ONLY, "version_2_with_negative", "verbose_logging"),
-        helps={"do_eval": "Evaluate on the dev file."})
+         "warmup_proportion", "doc_stride", *SQUAD_ONLY, "version_2_with_negative",
+         "verbose_logging"),
+        helps={"do_eval": "Evaluate on the dev file.",
+               "doc_stride": "Window stride in pieces: SQuAD contexts (default 128), and "
+                             "long texts read in windows (--long_text; default 64)."})
+    flags.DEFINE_string("long_text", None, LONG_TEXT_HELP)
+
+
+LONG_TEXT_HELP = ("Texts longer than --max_seq_length: 'first' truncates them (the default, "
+                  "as the original); classification and regression: 'mean' or 'max' read "
+                  "single texts in windows (--doc_stride apart) and combine their logits; "
+                  "tagging: 'max_context' tags each word in the window where it has the most "
+                  "context.")
 
 
 _SEQ = ("task.train_data.max_seq_length", "task.validation_data.max_seq_length",
@@ -70,8 +81,10 @@ ORIGINAL_TO_CONFIG = {
     "max_answer_length": ("task.max_answer_length",),
     "null_score_diff_threshold": ("task.null_score_diff_threshold",),
 }
-SQUAD_ONLY = ("doc_stride", "max_query_length", "n_best_size", "max_answer_length",
+SQUAD_ONLY = ("max_query_length", "n_best_size", "max_answer_length",
               "null_score_diff_threshold")
+# Flags of the tasks that read long texts in windows (their config has the field).
+WINDOW_FLAGS = ("doc_stride", "long_text")
 
 
 def _task_name(values, present):
@@ -149,6 +162,12 @@ def resolve(values, present):
     for flag in SQUAD_ONLY:
         if flag in present and task_class is not SquadTask:
             raise ValueError(f"--{flag} is a SQuAD flag; the task is {config.task.task}")
+    for flag in WINDOW_FLAGS:
+        if flag in present and not hasattr(config.task, flag):
+            raise ValueError(f"--{flag} does not apply to --task={config.task.task}: it "
+                             "cannot combine the windows of a long text (classification, "
+                             "regression and tagging tasks can)")
+    mapping["long_text"] = ("task.long_text",)
     changes = common.original_flag_changes(mapping, values, present, values["params_override"])
     if "data_dir" in present and "predict_file" in present:
         changes["task.validation_data.input_path"] = values["predict_file"]
