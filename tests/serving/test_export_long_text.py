@@ -24,10 +24,11 @@ import tensorflow as tf
 
 import tfbert
 from tests.helpers import randomize, tiny_config
+from tests.serving.conftest import TAGS, VOCAB
 from tfbert.configs.experiment import DataConfig
 from tfbert.data import windows
 from tfbert.data.conll import tags_from_logits
-from tfbert.serving import NativeSavedModel, classification
+from tfbert.serving import NativeSavedModel, classification, tagging
 from tfbert.tasks.sentence_prediction import SentencePredictionConfig, SentencePredictionTask
 from tfbert.tasks.tagging import CONLL2003_TAGS, TaggingConfig, TaggingTask
 from tfbert.text import BertTokenizer
@@ -207,3 +208,28 @@ def test_classification_export_equals_python_on_long_documents(documents, uncase
                                                 "max").numpy()[:20]
     np.testing.assert_array_equal(graph["label_id"].numpy(), np.argmax(python_max, -1))
     np.testing.assert_allclose(graph["logits"].numpy(), python_max, rtol=0, atol=1e-3)
+
+
+def test_empty_and_short_texts_in_windows(preprocessor):
+    """Empty requests, empty texts and texts of one window, in the windowed graphs: the
+    classifier's windows of a one-window text are its truncated input, so its logits are
+    those of `first`; the tagger labels every piece of a text longer than a window."""
+    config = tiny_config(vocab_size=len(VOCAB))
+    classifier = randomize(tfbert.BertClassifier(tfbert.BertEncoder(config), 3), seed=1)
+    tagger = randomize(tfbert.BertTokenClassifier(tfbert.BertEncoder(config), len(TAGS)), seed=4)
+    long_text = "john smith lives in paris , france . " * 6               # 48 pieces
+    texts = tf.constant(["", "the film was a delight", long_text])
+    first = classification.endpoints(classifier, preprocessor)[0].fn(texts[:2])
+    for how in ("mean", "max"):
+        fn = classification.endpoints(classifier, preprocessor, long_text=how,
+                                      doc_stride=8)[0].fn
+        assert fn(tf.constant([], tf.string))["logits"].shape == (0, 3)
+        out = fn(texts)
+        np.testing.assert_allclose(out["logits"][:2], first["logits"], atol=1e-6)
+    fn = tagging.endpoints(tagger, preprocessor, TAGS, long_text="max_context",
+                           doc_stride=8)[0].fn
+    assert fn(tf.constant([], tf.string))["label_ids"].shape[0] == 0
+    out = fn(texts)
+    pieces = preprocessor.tokenizer.tokenize(texts).row_lengths().numpy().tolist()
+    assert pieces[0] == 0 and pieces[2] > 24
+    assert (out["label_ids"].numpy() >= 0).sum(axis=1).tolist() == pieces
