@@ -28,7 +28,7 @@ from tests.serving.conftest import TAGS, VOCAB
 from tfbert.configs.experiment import DataConfig
 from tfbert.data import windows
 from tfbert.data.conll import tags_from_logits
-from tfbert.serving import NativeSavedModel, classification, tagging
+from tfbert.serving import NativeSavedModel, classification, tagging, unsupported_ops
 from tfbert.tasks.sentence_prediction import SentencePredictionConfig, SentencePredictionTask
 from tfbert.tasks.tagging import CONLL2003_TAGS, TaggingConfig, TaggingTask
 from tfbert.text import BertTokenizer
@@ -122,6 +122,7 @@ def test_tagging_export_equals_python_on_long_documents(documents, uncased_vocab
     python_tags = tags_from_logits(features, logits, task.label_names)
 
     exported = task.export(model, str(tmp_path / "tagger"), version=1)[0]
+    assert unsupported_ops(exported) == []  # only ops tensorflow_model_server has
     outputs = _serve(exported, [" ".join(words) for words in documents])
     responses = [text for batch in outputs for text in _rows(batch)]
     mismatches = total = first_window_differs = 0
@@ -185,6 +186,7 @@ def test_classification_export_equals_python_on_long_documents(documents, uncase
     assert labels.tolist() == [i % 3 for i in range(NUM_DOCUMENTS)]
 
     exported = task.export(model, str(tmp_path / "classifier"), version=1)[0]
+    assert unsupported_ops(exported) == []
     outputs = _serve(exported, [" ".join(words) for words in documents])
     out = {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
     assert np.bincount(out["label_id"], minlength=3).min() > 20  # every class is predicted
