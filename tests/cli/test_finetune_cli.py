@@ -66,6 +66,7 @@ RESOLVE_SCRIPT = textwrap.dedent("""
                 "steps_per_loop": tr.steps_per_loop,
                 "squad": [getattr(t, k, None) for k in ("version_2_with_negative", "doc_stride",
                           "max_query_length", "null_score_diff_threshold")],
+                "long_text": [getattr(t, k, None) for k in ("long_text", "doc_stride")],
                 "strategy": config.runtime.distribution_strategy, "tpu": config.runtime.tpu}
 
     print(json.dumps([resolve(case) for case in json.loads(sys.stdin.read())]))
@@ -95,11 +96,16 @@ def test_flags_resolve_original_and_model_garden_names(tmp_path):
         dict(task="glue/sst2", learning_rate=1e-4, mode="train", model_dir="/tmp/x",
              params_override="trainer.optimizer.learning_rate=2e-5"),
         dict(task="glue/sst2", do_train=True, mode="eval", model_dir="/tmp/x"),
-        dict(task="glue/sst2", mode="train", model_dir="/tmp/x", doc_stride=64),
+        dict(task="glue/sst2", mode="train", model_dir="/tmp/x", max_query_length=32),
         dict(task="glue/nope", mode="train", model_dir="/tmp/x"),
         dict(config_file=["squad_v1.1_bert_base"], task="glue/sst2", mode="train",
              model_dir="/tmp/x"),
         dict(task="glue/sst2", model_dir="/tmp/x"),
+        # 11-13: long texts in windows (classification, tagging); not for SQuAD.
+        dict(task="classification", mode="eval", model_dir="/tmp/x", long_text="mean",
+             doc_stride=32),
+        dict(task="conll2003", mode="eval", model_dir="/tmp/x", long_text="max_context"),
+        dict(task="squad/v1.1", mode="eval", model_dir="/tmp/x", long_text="max"),
     ]
     result = subprocess.run([sys.executable, "-c", RESOLVE_SCRIPT], input=json.dumps(cases),
                             capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
@@ -126,12 +132,15 @@ def test_flags_resolve_original_and_model_garden_names(tmp_path):
     assert garden["task"] == "glue/mrpc" and garden["modes"] == ["eval"]
     assert garden["eval"] == "dev.tsv" and garden["lr"] == 2e-5
 
-    errors = [case.get("error", "") for case in out[3:]]
+    assert out[11]["long_text"] == ["mean", 32] and out[12]["long_text"] == ["max_context", 64]
+    assert "--long_text does not apply to --task=squad/v1.1: it cannot combine the windows" \
+        in out[13]["error"]
+    errors = [case.get("error", "") for case in out[3:11]]
     assert "--task=glue/sst2 and --task_name=MRPC" in errors[0]
     assert "--output_dir=/tmp/a and --model_dir=/tmp/b" in errors[1]
     assert "--learning_rate=0.0001 and --params_override" in errors[2]
     assert "--do_train and --mode=eval" in errors[3]
-    assert "--doc_stride is a SQuAD flag" in errors[4]
+    assert "--max_query_length is a SQuAD flag" in errors[4]
     assert "unknown GLUE task 'glue/nope'" in errors[5]
     assert "conflicting tasks: --task=glue/sst2 and task.task=squad/v1.1" in errors[6]
     assert "nothing to do" in errors[7]

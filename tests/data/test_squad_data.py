@@ -77,16 +77,6 @@ def _tiny_squad(context, answers, impossible=False):
         {"context": context, "qas": qas}]}]}
 
 
-def test_windows_stride_and_max_context():
-    assert squad._windows(10, 4, 2) == [(0, 4), (2, 4), (4, 4), (6, 4)]
-    assert squad._windows(3, 4, 2) == [(0, 3)]
-    assert squad._windows(0, 4, 2) == [(0, 0)]
-    best = squad._max_context([(0, 4), (2, 4), (4, 4), (6, 4)], 10)
-    # piece 2: window 0 gives min(2, 1), window 1 min(0, 3): window 0.
-    # piece 3: window 0 min(3, 0), window 1 min(1, 2) = 1: window 1.
-    assert best.tolist() == [0, 0, 0, 1, 1, 2, 2, 3, 3, 3]
-
-
 def test_labels_from_offsets_with_accents_and_windows(tokenizer):
     context = ("Zoë visited Malmö in 1998. " * 3
                + "The capital of Ísland is Reykjavík, it is cold.")

@@ -43,7 +43,7 @@ TASK_FIELDS = {"label_names": "label_names", "num_classes": "num_classes", "pair
                "max_query_length": "max_query_length", "max_answer_length": "max_answer_length",
                "n_best_size": "n_best_size", "doc_stride": "doc_stride",
                "null_score_diff_threshold": "null_score_diff_threshold",
-               "normalize": "normalize", "threshold": "threshold"}
+               "normalize": "normalize", "threshold": "threshold", "long_text": "long_text"}
 
 
 def define_flags():
@@ -70,8 +70,12 @@ def define_flags():
     flags.DEFINE_integer("max_answer_length", 30, "SQuAD: longest answer, in pieces.")
     flags.DEFINE_integer("n_best_size", 20, "SQuAD: start/end candidates tried.")
     flags.DEFINE_float("null_score_diff_threshold", 0.0, "SQuAD v2: no-answer threshold.")
-    flags.DEFINE_integer("doc_stride", 128, "SQuAD: how far the windows over a long context "
-                         "advance, in pieces.")
+    flags.DEFINE_integer("doc_stride", None, "How far the windows over a long text advance, "
+                         "in pieces (default: the task's: SQuAD 128, --long_text 64).")
+    flags.DEFINE_string("long_text", None, "Texts longer than --seq_length: first (truncate; "
+                        "the default), mean or max (classification, regression: combine the "
+                        "windows' logits), max_context (tagging: each word from the window "
+                        "where it has the most context).")
     flags.DEFINE_float("threshold", 0.5, "Multi-label: the decision threshold of every label "
                        "when the checkpoint's directory has no tuned thresholds.json.")
     flags.DEFINE_bool("normalize", False, "Embeddings: L2-normalise the mean-pooled embedding.")
@@ -100,7 +104,9 @@ def task_config(values, present, weights):
         if flag not in present:
             continue
         if not hasattr(config, field):
-            raise ValueError(f"--{flag} does not apply to --task={config.task}")
+            why = (": it cannot combine the windows of a long text (classification, "
+                   "regression and tagging tasks can)" if flag == "long_text" else "")
+            raise ValueError(f"--{flag} does not apply to --task={config.task}{why}")
         value = values[flag]
         if flag == "pair":
             value = "text_b" if value else None

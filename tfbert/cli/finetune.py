@@ -58,9 +58,20 @@ def define_flags():
     common.define_original_flags(
         (*common.ORIGINAL_RUN_FLAGS, "task_name", "data_dir", "train_file", "predict_file",
          "vocab_file", "do_lower_case", "do_predict", "predict_batch_size", "num_train_epochs",
-         "warmup_proportion", *SQUAD_ONLY, "version_2_with_negative", "verbose_logging"),
-        helps={"do_eval": "Evaluate on the dev file."})
+         "warmup_proportion", "doc_stride", *SQUAD_ONLY, "version_2_with_negative",
+         "verbose_logging"),
+        helps={"do_eval": "Evaluate on the dev file.",
+               "doc_stride": "Window stride in pieces: SQuAD contexts (default 128), and "
+                             "long texts read in windows (--long_text; default 64)."})
+    flags.DEFINE_string("long_text", None, LONG_TEXT_HELP)
     _define_best_run_flags()
+
+
+LONG_TEXT_HELP = ("Texts longer than --max_seq_length: 'first' truncates them (the default, "
+                  "as the original); classification and regression: 'mean' or 'max' read "
+                  "single texts in windows (--doc_stride apart) and combine their logits; "
+                  "tagging: 'max_context' tags each word in the window where it has the most "
+                  "context.")
 
 
 def _define_best_run_flags():
@@ -99,8 +110,10 @@ ORIGINAL_TO_CONFIG = {
 # Keeping the best run: flag -> config key.
 BEST_RUN_TO_CONFIG = {name: (f"trainer.{name}",) for name in (
     "keep_best", "eval_every_steps", "early_stopping_patience", "num_restarts", "seeds")}
-SQUAD_ONLY = ("doc_stride", "max_query_length", "n_best_size", "max_answer_length",
+SQUAD_ONLY = ("max_query_length", "n_best_size", "max_answer_length",
               "null_score_diff_threshold")
+# Flags of the tasks that read long texts in windows (their config has the field).
+WINDOW_FLAGS = ("doc_stride", "long_text")
 
 
 def _seeds(seeds):
@@ -187,6 +200,12 @@ def resolve(values, present):
     for flag in SQUAD_ONLY:
         if flag in present and task_class is not SquadTask:
             raise ValueError(f"--{flag} is a SQuAD flag; the task is {config.task.task}")
+    for flag in WINDOW_FLAGS:
+        if flag in present and not hasattr(config.task, flag):
+            raise ValueError(f"--{flag} does not apply to --task={config.task.task}: it "
+                             "cannot combine the windows of a long text (classification, "
+                             "regression and tagging tasks can)")
+    mapping["long_text"] = ("task.long_text",)
     changes = common.original_flag_changes(mapping, values, present, values["params_override"])
     if "data_dir" in present and "predict_file" in present:
         changes["task.validation_data.input_path"] = values["predict_file"]

@@ -29,6 +29,7 @@ import numpy as np
 from absl import logging
 
 from tfbert.data import finetuning
+from tfbert.data.windows import window_spans
 
 # GLUE lines can be long (MNLI parses); the csv module's default limit is 128 KB.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -243,4 +244,73 @@ def classification_features(data, tokenizer, seq_length):
     if examples[0].label is not None:
         dtype = np.float32 if data.is_regression else np.int32
         features["label_ids"] = np.array([e.label for e in examples], dtype)
+    return features
+
+
+def window_features(data, tokenizer, seq_length, doc_stride):
+    """Model inputs for the single texts of a `ClassificationData`, every piece
+    of every text read: each text is cut into windows of `seq_length - 2`
+    pieces that start `doc_stride` pieces apart (`tfbert.data.windows`), and
+    each window is a row `[CLS] window [SEP]`.
+
+    A text that fits in one window gives the same row as
+    `classification_features`, and the first window of any text is its
+    truncation there.
+
+    Args:
+        data: a `ClassificationData` of single texts.
+        tokenizer: a `tfbert.text.BertTokenizer`.
+        seq_length: the padded length of a window.
+        doc_stride: how far windows advance, in pieces.
+
+    Returns:
+        `{"input_word_ids", "input_mask", "input_type_ids"}` int32 `[W, seq]`,
+        `example_index` int32 `[W]` (the text of each window: a text's windows
+        are consecutive rows, in order), and `label_ids` `[W]` (each window
+        carries its text's label) when the data is labeled.
+
+    Example:
+
+    >>> import tempfile
+    >>> from tfbert.text import BertTokenizer
+    >>> vocab = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+    >>> _ = open(vocab, "w").write("[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\n[MASK]\\na\\nb\\n")
+    >>> data = ClassificationData([ClassificationExample("x:1", "a b a b a", None, 0),
+    ...                            ClassificationExample("x:2", "b", None, 1)], ("0", "1"), "x")
+    >>> features = window_features(data, BertTokenizer(vocab), seq_length=5, doc_stride=2)
+    >>> features["input_word_ids"].tolist()
+    [[2, 5, 6, 5, 3], [2, 5, 6, 5, 3], [2, 6, 3, 0, 0]]
+    >>> features["example_index"].tolist(), features["label_ids"].tolist()
+    ([0, 0, 1], [0, 0, 1])
+    """
+    if doc_stride < 1:
+        raise ValueError(f"doc_stride must be at least 1; got {doc_stride}")
+    if seq_length < 3:
+        raise ValueError(f"seq_length {seq_length} leaves no room for a text between "
+                         "[CLS] and [SEP]")
+    examples = data.examples
+    if any(e.text_b is not None for e in examples):
+        raise ValueError(f"{data.path}: long texts are read in windows only for single "
+                         "texts, not text pairs")
+    cls_id, sep_id, pad_id = finetuning.special_ids(tokenizer)
+    pieces = finetuning.tokenize_texts(tokenizer, [e.text_a for e in examples],
+                                       what=f"texts of {data.path}")
+    rows, example_index = [], []
+    for index, ids in enumerate(pieces):
+        for start, length in window_spans(len(ids), seq_length - 2, doc_stride):
+            rows.append(finetuning.pack_segments([ids[start:start + length]], cls_id, sep_id))
+            example_index.append(index)
+    long_texts = sum(len(ids) > seq_length - 2 for ids in pieces)
+    logging.info("%s: %d windows of %d pieces (stride %d) for %d texts, %d of them longer "
+                 "than one window", data.path, len(rows), seq_length - 2, doc_stride,
+                 len(examples), long_texts)
+    writer = finetuning.FeatureWriter(len(rows), seq_length, pad_id)
+    for row, (word_ids, type_ids) in enumerate(rows):
+        writer.set_row(row, word_ids, type_ids)
+    features = dict(writer.arrays)
+    features["example_index"] = np.array(example_index, np.int32)
+    if examples[0].label is not None:
+        dtype = np.float32 if data.is_regression else np.int32
+        labels = np.array([e.label for e in examples], dtype)
+        features["label_ids"] = labels[features["example_index"]]
     return features

@@ -7,11 +7,12 @@ overlapping windows of word pieces, as the original `run_squad.py` does:
 
 Windows advance by `doc_stride` pieces; a piece seen in several windows is
 scored in the one where it has the most context on both sides (the
-original's `_check_is_max_context`). Training labels come from the answers'
-character offsets: the answer span is mapped to the word pieces whose
-offsets (from `BertTokenizer.tokenize_with_offsets`) overlap it; a window
-that does not contain the whole answer, and an unanswerable (v2.0) question,
-point at [CLS] (position 0).
+original's `_check_is_max_context`; both rules live in `tfbert.data.windows`,
+shared with the exports and with long texts to classify or tag). Training
+labels come from the answers' character offsets: the answer span is mapped to
+the word pieces whose offsets (from `BertTokenizer.tokenize_with_offsets`)
+overlap it; a window that does not contain the whole answer, and an
+unanswerable (v2.0) question, point at [CLS] (position 0).
 
 Unlike the original, which splits contexts on whitespace and maps
 predictions back through a second tokenizer (`get_final_text`), every
@@ -37,6 +38,7 @@ import numpy as np
 from absl import logging
 
 from tfbert.data import finetuning
+from tfbert.data.windows import max_context_windows, window_spans
 
 FIRST_UNIQUE_ID = 1000000000
 
@@ -219,31 +221,6 @@ def _char_offsets(text, byte_offsets):
     return np.searchsorted(starts, byte_offsets, side="right") - 1
 
 
-def _windows(num_pieces, max_doc, doc_stride):
-    """`[(start, length)]` of the original's sliding windows."""
-    spans, start = [], 0
-    while True:
-        length = min(num_pieces - start, max_doc)
-        spans.append((start, length))
-        if start + length >= num_pieces:
-            return spans
-        start += min(length, doc_stride)
-
-
-def _max_context(spans, num_pieces):
-    """For each piece, the window where min(left, right) context + 0.01 * length
-    is largest (the first such window on ties)."""
-    best_score = np.full(num_pieces, -np.inf)
-    best_span = np.zeros(num_pieces, np.int64)
-    for index, (start, length) in enumerate(spans):
-        positions = np.arange(start, start + length)
-        score = np.minimum(positions - start, start + length - 1 - positions) + 0.01 * length
-        better = score > best_score[positions]
-        best_score[positions[better]] = score[better]
-        best_span[positions[better]] = index
-    return best_span
-
-
 def squad_features(data, tokenizer, seq_length=384, doc_stride=128, max_query_length=64,
                    is_training=False):
     """Cuts the examples into model windows (see the module doc).
@@ -282,8 +259,8 @@ def squad_features(data, tokenizer, seq_length=384, doc_stride=128, max_query_le
         piece_chars.append(np.stack([char_begin, char_end], axis=1))
         query = query[:max_query_length]
         max_doc = seq_length - len(query) - 3
-        spans = _windows(len(ids), max_doc, doc_stride)
-        best_windows.append(_max_context(spans, len(ids)))
+        spans = window_spans(len(ids), max_doc, doc_stride)
+        best_windows.append(max_context_windows(spans, len(ids)))
 
         answer = None
         if is_training and example.answer_text is not None and not example.is_impossible:

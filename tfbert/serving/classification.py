@@ -18,11 +18,23 @@ Texts are tokenized in the graph and truncated to the preprocessor's
 only to its longest packed text (`export.pack_to_longest`), and a batch of 32 or
 more runs as 4 slices sorted by length, each padded to its own longest
 (`export.by_length`).
+
+Long texts (`long_text="mean"` or `"max"`, single texts only): every piece
+of a text is read. Each text is cut into windows of `seq_length - 2` pieces
+that start `doc_stride` pieces apart (`tfbert.data.windows`), the windows of
+all the batch's texts run through the model as one batch, and each text's
+logits are the mean or the elementwise maximum of its windows' logits
+(`combine_windows`, which the task's Python path calls too). A request's work
+grows with its texts' length: unlike the question-answering export, no
+window limit cuts a text short, so that the export answers as the task's
+evaluation does. `serve_token_ids` takes one packed window per row and
+combines nothing.
 """
 
 import numpy as np
 import tensorflow as tf
 
+from tfbert.data.windows import sliding_windows, window_pieces
 from tfbert.serving.export import (
     CLASSIFY,
     REGRESS,
@@ -36,9 +48,82 @@ from tfbert.serving.export import (
     token_ids_warmup,
 )
 
+# How the windows of a long text are combined: `first` is the original's truncation.
+LONG_TEXT = ("first", "mean", "max")
+
+
+def check_long_text(long_text: str, pair: bool = False, doc_stride: int = 1):
+    """Raises ValueError unless `long_text` is one of `LONG_TEXT` and works here."""
+    if long_text not in LONG_TEXT:
+        raise ValueError(f"long_text must be one of {', '.join(LONG_TEXT)}; got {long_text!r}")
+    if long_text != "first" and pair:
+        raise ValueError(f"long_text={long_text} reads single texts in windows; text pairs "
+                         "are truncated (long_text=first)")
+    if doc_stride < 1:
+        raise ValueError(f"doc_stride must be at least 1; got {doc_stride}")
+
+
+def combine_windows(logits, example, num_examples, long_text):
+    """Each text's logits from its windows' logits.
+
+    The task's evaluation and predictions (on numpy arrays, eagerly) and the
+    export's graph call this one function, so that the same window logits
+    give the same text logits, to the last bit.
+
+    Args:
+        logits: float `[windows, K]` (any K: classes, labels, or 1 score).
+        example: int `[windows]`, the text of each window (a text's windows in order).
+        num_examples: int, the number of texts (each has at least one window).
+        long_text: `first` (the first window's), `mean` or `max` (elementwise over
+            the text's windows).
+
+    Returns:
+        float Tensor `[num_examples, K]`.
+
+    Example:
+
+    >>> logits = np.array([[1.0, 0.0], [3.0, -2.0], [0.5, 0.5]], np.float32)
+    >>> combine_windows(logits, [0, 0, 1], 2, "mean").numpy().tolist()
+    [[2.0, -1.0], [0.5, 0.5]]
+    >>> combine_windows(logits, [0, 0, 1], 2, "max").numpy().tolist()
+    [[3.0, 0.0], [0.5, 0.5]]
+    """
+    check_long_text(long_text)
+    logits = tf.convert_to_tensor(logits)
+    example = tf.cast(example, tf.int64)
+    if long_text == "max":
+        return tf.math.unsorted_segment_max(logits, example, num_examples)
+    if long_text == "mean":
+        total = tf.math.unsorted_segment_sum(logits, example, num_examples)
+        count = tf.math.unsorted_segment_sum(tf.ones_like(example, logits.dtype), example,
+                                             num_examples)
+        return total / count[:, tf.newaxis]
+    first = tf.math.unsorted_segment_min(tf.range(tf.size(example, out_type=tf.int64)),
+                                         example, num_examples)
+    return tf.gather(logits, first)
+
+
+def window_inputs(preprocessor, text, doc_stride):
+    """The windows of a batch of texts, packed: `(packed [windows, <=seq], example [windows])`.
+
+    Each text's pieces are cut into windows of `seq_length - 2` that start
+    `doc_stride` pieces apart; every window is `[CLS] window [SEP]`, padded to
+    the longest window of the batch. An empty text has one empty window.
+    """
+    ids = preprocessor.tokenizer.tokenize(text)
+    max_doc = tf.fill(tf.shape(ids.row_lengths()), tf.constant(preprocessor.seq_length - 2,
+                                                               tf.int64))
+    start, length = sliding_windows(ids.row_lengths(), max_doc, doc_stride)
+    example = start.value_rowids()
+    pieces = window_pieces(ids.row_starts(), start, length, example)
+    longest = tf.reduce_max(tf.concat([tf.cast(length.values, tf.int32), [0]], 0))
+    packed = preprocessor.bert_pack_inputs(
+        [pieces.with_flat_values(tf.gather(ids.values, pieces.values))], seq_length=longest + 2)
+    return packed, example
+
 
 def endpoints(model, preprocessor, label_names=None, pair=False, regression=False,
-              thresholds=None):
+              long_text="first", doc_stride=64, thresholds=None):
     """The endpoints of a classifier export.
 
     Args:
@@ -47,12 +132,16 @@ def endpoints(model, preprocessor, label_names=None, pair=False, regression=Fals
         label_names: class names in id order (default: "0", "1", ...).
         pair: inputs are `text_a`, `text_b` instead of `text`.
         regression: one output, `score` (the model has one unit).
+        long_text: `first` (truncate, as the original), or `mean` / `max`:
+            read every piece in windows and combine their logits (see the module doc).
+        doc_stride: how far the windows of a long text advance, in pieces.
         thresholds: float `[labels]`: a multi-label model, whose label `k` is
             chosen when its sigmoid probability is greater than `thresholds[k]`.
 
     Returns:
         `[Endpoint]` for `tfbert.serving.export.export`.
     """
+    check_long_text(long_text, pair, doc_stride)
     num_classes = int(model.output["logits"].shape[-1])
     if regression and num_classes != 1:
         raise ValueError(f"a regression export needs a 1-unit head; the model has {num_classes}")
@@ -61,8 +150,10 @@ def endpoints(model, preprocessor, label_names=None, pair=False, regression=Fals
         raise ValueError(f"{len(names)} label names for a {num_classes}-class model: {names}")
     keys = ("text_a", "text_b") if pair else ("text",)
 
-    def heads(packed):
-        logits = by_length(lambda part: model(part, training=False)["logits"], packed)
+    def run(packed):
+        return by_length(lambda part: model(part, training=False)["logits"], packed)
+
+    def heads(logits):
         if regression:
             return {"score": logits[:, 0]}
         if thresholds is not None:
@@ -71,16 +162,20 @@ def endpoints(model, preprocessor, label_names=None, pair=False, regression=Fals
         return {"logits": logits, "probabilities": tf.nn.softmax(logits),
                 "label_id": label_id, "label": tf.gather(tf.constant(names), label_id)}
 
-    def pack(*texts):
-        return pack_to_longest(preprocessor, list(texts))
+    def text_logits(*texts):
+        if long_text == "first":
+            return run(pack_to_longest(preprocessor, list(texts)))
+        packed, example = window_inputs(preprocessor, texts[0], doc_stride)
+        return combine_windows(run(packed), example, tf.shape(texts[0], out_type=tf.int64)[0],
+                               long_text)
 
     def from_text(*texts):
-        return heads(pack(*texts))
+        return heads(text_logits(*texts))
 
     def from_examples(inputs):
         spec = {key: tf.io.FixedLenFeature([], tf.string, default_value="") for key in keys}
         features = tf.io.parse_example(inputs, spec)
-        outputs = heads(pack(*(features[key] for key in keys)))
+        outputs = heads(text_logits(*(features[key] for key in keys)))
         if regression:
             return {"outputs": outputs["score"]}
         batch = tf.shape(inputs)[0]
@@ -88,8 +183,8 @@ def endpoints(model, preprocessor, label_names=None, pair=False, regression=Fals
                 "scores": outputs["probabilities"]}
 
     def from_ids(input_word_ids, input_mask, input_type_ids):
-        return heads({"input_word_ids": input_word_ids, "input_mask": input_mask,
-                      "input_type_ids": input_type_ids})
+        return heads(run({"input_word_ids": input_word_ids, "input_mask": input_mask,
+                          "input_type_ids": input_type_ids}))
 
     texts = np.array(WARMUP_TEXTS, dtype=object)
     text_warmup = {key: texts for key in keys}

@@ -40,6 +40,7 @@ windows of 384 positions.
 import numpy as np
 import tensorflow as tf
 
+from tfbert.data.windows import max_context, sliding_windows, window_pieces
 from tfbert.serving.export import Endpoint, string_specs, token_id_specs, token_ids_warmup
 
 WARMUP = (("Who won?", "Denver won the game."), ("", ""), ("Why?", "Because. " * 250))
@@ -74,76 +75,6 @@ def _first_max(scores):
     best = tf.reduce_max(scores, axis=1, keepdims=True)
     index = tf.range(tf.shape(scores)[1])
     return tf.reduce_min(tf.where(scores == best, index, tf.shape(scores)[1]), axis=1)
-
-
-def sliding_windows(num_pieces, max_doc, doc_stride, max_windows=None):
-    """The windows `squad_features` cuts each context into.
-
-    A window holds up to `max_doc` pieces; the next one starts
-    `min(max_doc, doc_stride)` pieces later; the last is the first to reach
-    the end of the context. An empty context has one empty window.
-
-    Args:
-        num_pieces: int64 `[batch]`, each context's number of pieces.
-        max_doc: int64 `[batch]` (at least 1), context pieces a window holds.
-        doc_stride: int, how far windows advance (at least 1).
-        max_windows: int, keep at most this many windows per context; None: all.
-
-    Returns:
-        `(start, length)`: int64 RaggedTensors `[batch, (windows)]`, the
-        first piece and the number of pieces of each window.
-
-    Example:
-
-    >>> start, length = sliding_windows(tf.constant([10, 3, 0], tf.int64),
-    ...                                 tf.constant([4, 4, 4], tf.int64), doc_stride=3)
-    >>> start.to_list(), length.to_list()
-    ([[0, 3, 6], [0], [0]], [[4, 4, 4], [3], [0]])
-    """
-    num_pieces = tf.cast(num_pieces, tf.int64)
-    max_doc = tf.cast(max_doc, tf.int64)
-    step = tf.minimum(max_doc, doc_stride)
-    later = tf.maximum(num_pieces - max_doc + step - 1, 0) // step   # windows after the first
-    count = 1 + later if max_windows is None else tf.minimum(1 + later, max_windows)
-    windows = tf.ragged.range(count)                                 # [batch, (windows)]
-    rows = windows.value_rowids()
-    start = windows.values * tf.gather(step, rows)
-    length = tf.minimum(tf.gather(num_pieces, rows) - start, tf.gather(max_doc, rows))
-    return windows.with_flat_values(start), windows.with_flat_values(length)
-
-
-def max_context(pieces, num_pieces):
-    """Which window scores each piece: the original's `_check_is_max_context`.
-
-    A piece's context in a window is `min(pieces left of it, pieces right of
-    it) + 0.01 * the window's length`; the window with the most counts, the
-    first of them on ties (float64, exactly as `squad_features` computes it).
-
-    Args:
-        pieces: int64 RaggedTensor `[windows, (pieces)]`: the piece indices
-            of each window, consecutive; the windows of one context in order,
-            and no index shared by two contexts.
-        num_pieces: int64 scalar, more than any piece index.
-
-    Returns:
-        bool RaggedTensor like `pieces`: true where the piece is scored.
-
-    Example:
-
-    >>> windows = tf.ragged.range(tf.constant([0, 2], tf.int64), tf.constant([4, 6], tf.int64))
-    >>> max_context(windows, 6).to_list()
-    [[True, True, True, False], [False, True, True, True]]
-    """
-    window = pieces.value_rowids()
-    length = tf.gather(pieces.row_lengths(), window)
-    left = pieces.values - tf.gather(pieces.values, tf.gather(pieces.row_starts(), window))
-    score = (tf.cast(tf.minimum(left, length - 1 - left), tf.float64)
-             + 0.01 * tf.cast(length, tf.float64))
-    best = tf.math.unsorted_segment_max(score, pieces.values, num_pieces)
-    first = tf.math.unsorted_segment_min(
-        tf.where(score == tf.gather(best, pieces.values), window, pieces.nrows()),
-        pieces.values, num_pieces)
-    return pieces.with_flat_values(tf.gather(first, pieces.values) == window)
 
 
 def decode_windows(start_logits, end_logits, context_offset, may_start, piece_begin, piece_end,
@@ -262,8 +193,7 @@ def endpoints(model, preprocessor, max_query_length=64, n_best_size=20, max_answ
         start, length = sliding_windows(ids.row_lengths(), seq_length - 3 - question_length,
                                         doc_stride, max_windows)
         example = start.value_rowids()                                   # [windows]
-        first_piece = tf.gather(ids.row_starts(), example) + start.values
-        pieces = tf.ragged.range(first_piece, first_piece + length.values)
+        pieces = window_pieces(ids.row_starts(), start, length, example)
         question_start = tf.gather(question_ids.row_starts(), example)
         window_question = _slices(question_ids.values, question_start,
                                   tf.gather(question_length, example))

@@ -145,9 +145,11 @@ class MultiLabelTask(SentencePredictionTask):
     # === Evaluation, predictions, export ===
 
     def probabilities(self, model, data_config):
-        """Sigmoid outputs `[examples, labels]` for every example of `data_config`."""
+        """`(probabilities [texts, labels], gold 0/1 or None)` of `data_config`'s file;
+        a long text's windows are combined first (`task.long_text`)."""
+        logits, gold = self.text_logits(model, data_config)
         # float32 `tf.sigmoid`, as the export computes them, so both choose alike.
-        return tf.sigmoid(self.predict(model, data_config)["logits"]).numpy()
+        return tf.sigmoid(logits).numpy(), gold
 
     def evaluate_metrics(self, model, data_config=None, output_dir=None):
         """Multi-label scores on the whole evaluation file, at tuned thresholds
@@ -158,8 +160,9 @@ class MultiLabelTask(SentencePredictionTask):
             `(metrics, predicted)`: the scores and the 0/1 predictions `[N, labels]`.
         """
         data_config = data_config or self.config.validation_data
-        probabilities = self.probabilities(model, data_config)
-        gold = self.features(data_config, False)["label_ids"]
+        probabilities, gold = self.probabilities(model, data_config)
+        if gold is None:
+            raise ValueError(f"{data_config.input_path} has no labels to evaluate against")
         if self.config.thresholds != "fixed":
             self._save_thresholds(output_dir, tune_thresholds(gold, probabilities,
                                                               self.config.thresholds))
@@ -180,7 +183,7 @@ class MultiLabelTask(SentencePredictionTask):
         """`test_results.tsv`: per line the label probabilities (label-id order), and
         `predicted_labels.tsv`: the labels over the thresholds, `|`-separated."""
         self.restore_tuned(out_dir)
-        probabilities = self.probabilities(model, data_config)
+        probabilities, _ = self.probabilities(model, data_config)
         chosen = probabilities > self.decision_thresholds()
         write_text(os.path.join(out_dir, "predicted_labels.tsv"), "".join(
             "|".join(n for n, hot in zip(self.label_names, row, strict=True) if hot) + "\n"
@@ -193,4 +196,6 @@ class MultiLabelTask(SentencePredictionTask):
     def export_endpoints(self, model, preprocessor):
         names = list(self.label_names) if self.label_names else None
         return classification.endpoints(model, preprocessor, names, pair=self.pair,
+                                        long_text=self.config.long_text,
+                                        doc_stride=self.config.doc_stride,
                                         thresholds=self.decision_thresholds())

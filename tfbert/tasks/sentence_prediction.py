@@ -7,6 +7,20 @@ Loss: mean cross-entropy (classification) or mean squared error
 accuracy (and F1 of class 1 for MRPC/QQP), or MSE; `evaluate_metrics` gives
 every GLUE metric of the task (Matthews, Pearson, Spearman too) from
 `predict` over the whole evaluation file.
+
+Texts longer than `max_seq_length` (`task.long_text`): `first` truncates
+them, as the original does (the default: features, training and exports are
+those of the original). `mean` and `max` read every piece of single texts:
+each text becomes windows of `max_seq_length - 2` pieces that start
+`task.doc_stride` pieces apart (`tfbert.data.windows`). In training each
+window is an example that carries its text's label (a long document's
+label is taken to hold for every part of it, as a document classifier is
+usually trained; a text of W windows then counts W times per epoch, so the
+epoch's steps count windows). The evaluation, the predictions and the export
+combine a text's windows into one prediction, the mean or the elementwise
+maximum of their logits (`combine_windows`). The loss and accuracy of the
+training loop (`Trainer.evaluate`) stay per window; `evaluate_metrics`
+scores texts.
 """
 
 import dataclasses
@@ -16,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.data import glue
-from tfbert.data.classification import classification_features
+from tfbert.data.classification import classification_features, window_features
 from tfbert.data.classification_files import read_classification_file
 from tfbert.data.result_files import write_text
 from tfbert.metrics import glue_metric_names, glue_metrics
@@ -37,12 +51,18 @@ class SentencePredictionConfig(FinetuningConfig):
             CSV/TSV/JSONL files.
         text_a, text_b, label: column names of your own files (`text_b`
             set: text pairs, also in the export).
+        long_text: texts longer than `max_seq_length`: `first` (truncated, as
+            the original), `mean` or `max` (single texts: read in windows whose
+            logits are averaged, or maxed per class; see the module doc).
+        doc_stride: how far the windows of a long text advance, in pieces.
     """
 
     task: str = "glue/sst2"
     text_a: str = "sentence"
     text_b: str | None = None
     label: str = "label"
+    long_text: str = "first"
+    doc_stride: int = 64
 
 
 @register_task("classification", "regression", *(f"glue/{name}" for name in glue.GLUE_TASKS))
@@ -78,6 +98,11 @@ class SentencePredictionTask(FinetuningTask):
         self.metric_task = self.glue_task or name
         self.pair = (glue.GLUE_TASKS[self.glue_task].text_b is not None if self.glue_task
                      else config.text_b is not None)
+        try:
+            classification.check_long_text(config.long_text, self.pair, config.doc_stride)
+        except ValueError as error:
+            raise ValueError(f"task {config.task}: task.long_text / task.doc_stride "
+                             f"(--long_text, --doc_stride): {error}") from None
 
     def _find_label_names(self):
         """Own classification data without `label_names`: the training file's labels
@@ -112,8 +137,37 @@ class SentencePredictionTask(FinetuningTask):
 
     def make_features(self, path, is_training, seq_length):
         self._find_label_names()
-        return classification_features(self.read(path, is_training), self.tokenizer,
-                                            seq_length)
+        data = self.read(path, is_training)
+        if self.config.long_text == "first":
+            return classification_features(data, self.tokenizer, seq_length)
+        return window_features(data, self.tokenizer, seq_length, self.config.doc_stride)
+
+    def combine_windows(self, logits, example_index):
+        """Per text, the logits of its windows combined by `task.long_text`.
+
+        Args:
+            logits: float `[windows, K]`, as `predict` gives them.
+            example_index: int `[windows]`, the text of each window (the features').
+
+        Returns:
+            float32 numpy `[texts, K]`: with `first` (one row per text) `logits` itself.
+        """
+        if self.config.long_text == "first":
+            return logits
+        num_examples = int(example_index[-1]) + 1 if len(example_index) else 0
+        return classification.combine_windows(logits, example_index, num_examples,
+                                              self.config.long_text).numpy()
+
+    def text_logits(self, model, data_config):
+        """`(logits [texts, K], label ids or None)` of every text of `data_config`'s file."""
+        features = self.features(data_config, False)
+        logits = self.combine_windows(self.predict(model, data_config)["logits"],
+                                      features["example_index"])
+        labels = features.get("label_ids")
+        if labels is not None and self.config.long_text != "first":
+            first = np.flatnonzero(np.diff(features["example_index"], prepend=-1))
+            labels = labels[first]  # every window carries its text's label
+        return logits, labels
 
     def build_head(self, encoder):
         return BertClassifier(encoder, self.num_classes, dropout=self.config.dropout)
@@ -153,9 +207,10 @@ class SentencePredictionTask(FinetuningTask):
             ids (or scores, for regression) in file order.
         """
         data_config = data_config or self.config.validation_data
-        logits = self.predict(model, data_config)["logits"]
+        logits, labels = self.text_logits(model, data_config)
+        if labels is None:
+            raise ValueError(f"{data_config.input_path} has no labels to evaluate against")
         predictions = logits[:, 0] if self.regression else np.argmax(logits, -1)
-        labels = self.features(data_config, False)["label_ids"]
         return glue_metrics(self.metric_task, labels, predictions), predictions
 
     def metric_names(self):
@@ -164,7 +219,7 @@ class SentencePredictionTask(FinetuningTask):
     def write_predictions(self, model, data_config, out_dir):
         """`test_results.tsv`: per line the class probabilities (or the score), as the
         original `run_classifier.py`."""
-        logits = self.predict(model, data_config)["logits"]
+        logits, _ = self.text_logits(model, data_config)
         if self.regression:
             rows = [f"{value:.6f}\n" for value in logits[:, 0]]
         else:
@@ -178,4 +233,6 @@ class SentencePredictionTask(FinetuningTask):
     def export_endpoints(self, model, preprocessor):
         names = list(self.label_names) if self.label_names and not self.regression else None
         return classification.endpoints(model, preprocessor, names, pair=self.pair,
-                                        regression=self.regression)
+                                        regression=self.regression,
+                                        long_text=self.config.long_text,
+                                        doc_stride=self.config.doc_stride)

@@ -4,11 +4,25 @@ Head: dropout and a Dense layer on every token (`BertTokenClassifier`).
 Loss: cross-entropy on the first word piece of each word (`label_weights`).
 Metric during training: first-piece accuracy; `evaluate_metrics` gives the
 entity-level precision/recall/F1 of `conlleval`/`seqeval` on whole words.
+
+Long texts (`task.long_text`): `first` cuts a sentence at `max_seq_length`
+(the cut words are logged, untrained, and tagged "O"), as the original
+does. `max_context` reads every word: a sequence longer than one input is
+cut into windows of `max_seq_length - 2` pieces that start `task.doc_stride`
+pieces apart, and each word is trained and tagged in the one window where
+its first piece has the most context (the SQuAD rule, `tfbert.data.windows`):
+no word is tagged twice or skipped, and each counts once in the loss, as in
+sentence training. `task.documents: true` reads whole documents (the text
+between `-DOCSTART-` lines) instead of sentences, so that a word is tagged
+with the context of the sentences around it; their tags are scored and
+written sentence by sentence, so that the scores count the same entities as
+a sentence-level evaluation.
 """
 
 import dataclasses
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from tfbert.data import conll
@@ -32,9 +46,16 @@ class TaggingConfig(FinetuningConfig):
         scheme: the files' tags, `iob2` or `iob1` (converted to IOB2).
         (`label_names`: the tag list in id order; default: those of the
         training file, "O" first; `conll2003`: `CONLL2003_TAGS`.)
+        long_text: `first` (cut at `max_seq_length`) or `max_context` (every
+            word, in windows; see the module doc).
+        doc_stride: how far the windows of a long sequence advance, in pieces.
+        documents: read whole documents (between `-DOCSTART-` lines), not sentences.
     """
 
     scheme: str = "iob2"
+    long_text: str = "first"
+    doc_stride: int = 64
+    documents: bool = False
 
 
 @register_task("tagging", "conll2003")
@@ -57,6 +78,11 @@ class TaggingTask(FinetuningTask):
 
     def __init__(self, config):
         super().__init__(config)
+        try:
+            tagging.check_long_text(config.long_text, config.doc_stride)
+        except ValueError as error:
+            raise ValueError(f"task {config.task}: task.long_text / task.doc_stride "
+                             f"(--long_text, --doc_stride): {error}") from None
         self._label_names = tuple(config.label_names) or None
         self._data = {}
 
@@ -74,18 +100,25 @@ class TaggingTask(FinetuningTask):
         return self._label_names
 
     def read(self, path):
-        """The `TaggingData` of a file (cached)."""
+        """The `TaggingData` of a file (cached): sentences, or documents (`task.documents`)."""
         if path not in self._data:
-            self._data[path] = conll.read_conll(path, self.config.scheme, self._label_names)
+            read = conll.read_conll_documents if self.config.documents else conll.read_conll
+            self._data[path] = read(path, self.config.scheme, self._label_names)
         return self._data[path]
 
     def make_features(self, path, is_training, seq_length):
         label_names = self.label_names  # the training file's tags, unless given
         data = self.read(path)
+        doc_stride = self.config.doc_stride if self.config.long_text == "max_context" else None
         self._data[(path, seq_length)] = features = conll.tagging_features(
             conll.TaggingData(data.sentences, label_names, path), self.tokenizer,
-            seq_length)
+            seq_length, doc_stride=doc_stride)
         return features.arrays
+
+    def tagging_features(self, data_config):
+        """The `tfbert.data.conll.TaggingFeatures` of `data_config`'s file (built once)."""
+        self.features(data_config, False)
+        return self._data[(data_config.input_path, data_config.max_seq_length)]
 
     def build_head(self, encoder):
         return BertTokenClassifier(encoder, len(self.label_names), dropout=self.config.dropout)
@@ -108,22 +141,30 @@ class TaggingTask(FinetuningTask):
         return {"word_accuracy": (tf.reduce_sum(correct), tf.reduce_sum(weights))}
 
     def predict_tags(self, model, data_config):
-        """The predicted tags of every sentence of `data_config`'s file (whole words)."""
-        self.features(data_config, False)  # builds (or finds) the word positions
+        """The predicted tags of every sequence (sentence or document) of
+        `data_config`'s file (whole words)."""
+        features = self.tagging_features(data_config)  # builds (or finds) the word positions
         logits = self.predict(model, data_config)["logits"]
-        features = self._data[(data_config.input_path, data_config.max_seq_length)]
         return conll.tags_from_logits(features, logits, self.label_names)
 
     def evaluate_metrics(self, model, data_config=None, output_dir=None):
-        """Entity-level scores on the whole evaluation file.
+        """Entity-level scores on the whole evaluation file, sentence by sentence
+        (documents are tagged whole, then cut into their sentences).
 
         Returns:
             `(scores, predicted tags per sentence)`; see `tfbert.metrics.entity_scores`.
+            With windows, `scores` also has `multi_window_share`: the share of
+            sequences read in more than one window.
         """
         data_config = data_config or self.config.validation_data
-        predicted = self.predict_tags(model, data_config)
-        gold = [s.tags for s in self.read(data_config.input_path).sentences]
-        return entity_scores(gold, predicted), predicted
+        data = self.read(data_config.input_path)
+        predicted = conll.split_sentences(data, self.predict_tags(model, data_config))
+        gold = conll.split_sentences(data, [s.tags for s in data.sentences])
+        scores = entity_scores(gold, predicted)
+        windows = self.tagging_features(data_config).windows
+        if windows is not None:
+            scores["multi_window_share"] = float(np.mean(windows > 1))
+        return scores, predicted
 
     def metric_names(self):
         return ("f1", "precision", "recall", "token_accuracy")  # entity_scores' numbers
@@ -132,13 +173,17 @@ class TaggingTask(FinetuningTask):
         """`test_predictions.txt`: `word predicted-tag` per line, a blank line between
         sentences."""
         lines = []
-        sentences = self.read(data_config.input_path).sentences
-        for sentence, tags in zip(sentences, self.predict_tags(model, data_config), strict=True):
-            lines += [f"{word} {tag}\n" for word, tag in zip(sentence.words, tags, strict=True)]
+        data = self.read(data_config.input_path)
+        sentences = conll.split_sentences(data, [s.words for s in data.sentences])
+        predicted = conll.split_sentences(data, self.predict_tags(model, data_config))
+        for words, tags in zip(sentences, predicted, strict=True):
+            lines += [f"{word} {tag}\n" for word, tag in zip(words, tags, strict=True)]
             lines.append("\n")
         path = os.path.join(out_dir, "test_predictions.txt")
         write_text(path, "".join(lines))
         return path
 
     def export_endpoints(self, model, preprocessor):
-        return tagging.endpoints(model, preprocessor, list(self.label_names))
+        return tagging.endpoints(model, preprocessor, list(self.label_names),
+                                 long_text=self.config.long_text,
+                                 doc_stride=self.config.doc_stride)
