@@ -7,7 +7,10 @@ SavedModels loaded by the C++ loader as TF Serving loads them.
   path, every piece is labeled exactly once, and no word is tagged twice or
   skipped;
 - classification (`long_text=mean`; `max` through the same graph function):
-  the same labels, and the same probabilities up to float rounding.
+  the same labels, and the same probabilities up to float rounding;
+- multi-label (`long_text=mean`, 60 of the documents): the same probabilities
+  up to float rounding, and the same labels chosen wherever rounding cannot
+  cross the threshold.
 
 Windows of 128 positions advance by 64 pieces: a document is read in 15 to
 78 windows, and most pieces are seen by two. The tiny random models depend
@@ -210,6 +213,35 @@ def test_classification_export_equals_python_on_long_documents(documents, uncase
                                                 "max").numpy()[:20]
     np.testing.assert_array_equal(graph["label_id"].numpy(), np.argmax(python_max, -1))
     np.testing.assert_allclose(graph["logits"].numpy(), python_max, rtol=0, atol=1e-3)
+
+
+@pytest.mark.slow
+def test_multilabel_export_equals_python_on_long_documents(documents, uncased_vocab, tmp_path):
+    from tfbert.tasks.multilabel import MultiLabelConfig, MultiLabelTask
+
+    path = tmp_path / "documents.jsonl"
+    path.write_text("".join(json.dumps({"text": " ".join(words), "labels": [CLASSES[i % 3]]})
+                            + "\n" for i, words in enumerate(documents[:60])), encoding="utf-8")
+    data_config = _data_config(path)
+    task = MultiLabelTask(MultiLabelConfig(
+        vocab_file=str(uncased_vocab), label_names=list(CLASSES), long_text="mean",
+        doc_stride=DOC_STRIDE, threshold=0.5, validation_data=data_config,
+        predict_data=data_config))
+    model = _classifier(task.preprocessor(), documents)
+    probabilities, gold = task.probabilities(model, data_config)
+    assert probabilities.shape == (60, 3) and gold.sum(1).tolist() == [1] * 60
+
+    exported = task.export(model, str(tmp_path / "multilabel"), version=1)[0]
+    outputs = _serve(exported, [" ".join(words) for words in documents[:60]])
+    out = {key: np.concatenate([o[key] for o in outputs]) for key in outputs[0]}
+    np.testing.assert_allclose(out["probabilities"], probabilities, rtol=0, atol=1e-3)
+    chosen = probabilities > 0.5
+    assert 0 < chosen.sum() < chosen.size  # some labels chosen, not all
+    clear = np.abs(probabilities - 0.5) > 1e-3  # float rounding cannot cross the threshold
+    exported_chosen = np.zeros_like(chosen)
+    for row, ids in enumerate(out["label_ids"]):
+        exported_chosen[row, ids[ids >= 0]] = True
+    np.testing.assert_array_equal(exported_chosen[clear], chosen[clear])
 
 
 def test_empty_and_short_texts_in_windows(preprocessor):
