@@ -27,6 +27,15 @@ scripts), each `--config_file`, `--params_override`, then the flags given on
 the command line. Two flags that set one value differently are an error
 naming both. The run is `tfbert.training.run_experiment`; each task's
 `write_predictions` says what `--do_predict` writes.
+
+One optimizer default for both flag families: `adamw`, AdamW with Adam's
+bias correction (as HuggingFace and Model Garden fine-tune). The original
+flags keep their names and defaults, but not the original's optimizer:
+without bias correction small models can stall at the majority class
+(docs/finetuning.md, "Optimizer and seed"). `--optimizer=bert_adamw`
+reproduces the arithmetic of the original `run_classifier.py` exactly.
+`--seed` fixes initial weights, dropout and data order; without it each run
+draws a seed and writes it to `params.yaml`.
 """
 
 import contextlib
@@ -34,7 +43,7 @@ import contextlib
 from absl import logging
 
 from tfbert.cli import common
-from tfbert.configs.experiment import set_values
+from tfbert.configs.experiment import resolve_seed, set_values
 
 MODES = ("train", "eval", "train_and_eval", "predict")
 
@@ -49,6 +58,7 @@ def define_flags():
          "vocab_file", "do_lower_case", "do_predict", "predict_batch_size", "num_train_epochs",
          "warmup_proportion", *SQUAD_ONLY, "version_2_with_negative", "verbose_logging"),
         helps={"do_eval": "Evaluate on the dev file."})
+    common.define_training_flags()
 
 
 _SEQ = ("task.train_data.max_seq_length", "task.validation_data.max_seq_length",
@@ -136,7 +146,7 @@ def resolve(values, present):
     config = load_config(_task_name(values, present), values["config_file"],
                          values["params_override"])
     task_class = get_task_class(config.task.task)
-    mapping = dict(ORIGINAL_TO_CONFIG)
+    mapping = {**ORIGINAL_TO_CONFIG, **common.TRAINING_KEYS}
     if "data_dir" in present:
         if task_class is not SentencePredictionTask or \
                 config.task.task in ("classification", "regression"):
@@ -158,7 +168,8 @@ def resolve(values, present):
         with contextlib.suppress(FileNotFoundError):
             changes["task.predict_data.input_path"] = glue.glue_file(
                 config.task.task, values["data_dir"], "test")
-    config = set_values(config, changes, "flags")
+    # One seed for every mode run below (a new one if none is given), written to params.yaml.
+    config = resolve_seed(set_values(config, changes, "flags"))
     if values["verbose_logging"]:
         logging.set_verbosity(logging.DEBUG)
     model_dir = common.model_dir(values, present)
