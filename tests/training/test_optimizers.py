@@ -1,5 +1,6 @@
-"""The original AdamW (no bias correction, eps 1e-6, decay exclusions by full path), LAMB,
-and the original warmup + polynomial decay schedule, against NumPy references."""
+"""The original AdamW (no bias correction, eps 1e-6, decay exclusions by full path), AdamW
+with bias correction (PyTorch's), LAMB, and the original warmup + polynomial decay
+schedule, against NumPy references."""
 
 import keras
 import numpy as np
@@ -7,7 +8,13 @@ import pytest
 import tensorflow as tf
 
 from tfbert.configs.experiment import OptimizerConfig
-from tfbert.training.optimizers import BertAdamW, Lamb, WarmupPolynomialDecay, create_optimizer
+from tfbert.training.optimizers import (
+    AdamW,
+    BertAdamW,
+    Lamb,
+    WarmupPolynomialDecay,
+    create_optimizer,
+)
 
 
 def _model():
@@ -50,7 +57,7 @@ def _reference(weights, grads_per_step, paths, lr, wd, lamb=False, b1=0.9, b2=0.
     return weights
 
 
-@pytest.mark.parametrize("cls", [BertAdamW, Lamb], ids=["adamw", "lamb"])
+@pytest.mark.parametrize("cls", [BertAdamW, Lamb], ids=["bert_adamw", "lamb"])
 def test_matches_reference(cls):
     model = _model()
     paths = [v.path for v in model.trainable_variables]
@@ -66,7 +73,66 @@ def test_matches_reference(cls):
                                    err_msg=variable.path)
 
 
-def test_adamw_has_no_bias_correction_and_eps_1e6():
+def _torch_adamw_reference(weights, grads_per_step, decayed, lrs, wd, b1=0.9, b2=0.999,
+                           eps=1e-6, eps_on_v_hat=True):
+    """`torch.optim.AdamW.step` (its single-tensor path), line for line, in float64
+    (`eps_on_v_hat=False`: epsilon added to sqrt(v), as Keras' and TF1's Adam)."""
+    weights = [w.astype(np.float64) for w in weights]
+    m = [np.zeros_like(w) for w in weights]
+    v = [np.zeros_like(w) for w in weights]
+    for step, (grads, lr) in enumerate(zip(grads_per_step, lrs, strict=True), start=1):
+        for i, g in enumerate(grads):
+            if decayed[i]:
+                weights[i] = weights[i] * (1 - lr * wd)            # param.mul_(1 - lr * wd)
+            m[i] = m[i] + (g - m[i]) * (1 - b1)                    # exp_avg.lerp_(grad, 1 - b1)
+            v[i] = v[i] * b2 + (1 - b2) * g * g
+            step_size = lr / (1 - b1**step)
+            if eps_on_v_hat:
+                denom = np.sqrt(v[i]) / np.sqrt(1 - b2**step) + eps
+            else:
+                denom = (np.sqrt(v[i]) + eps) / np.sqrt(1 - b2**step)
+            weights[i] = weights[i] - step_size * m[i] / denom
+    return weights
+
+
+def test_adamw_matches_pytorch_adamw():
+    """Bias correction, decoupled decay before the step, epsilon on sqrt(v_hat), the
+    exclusions and a changing learning rate: PyTorch's AdamW step for step."""
+    model = _model()
+    paths = [v.path for v in model.trainable_variables]
+    decayed = [not any(p in path for p in ("LayerNorm", "layer_norm", "bias")) for path in paths]
+    start = [v.numpy() for v in model.trainable_variables]
+    # Gradients of ~1e-3 and epsilon 1e-3: where epsilon goes changes every update.
+    grads = [[g * 1e-3 for g in _gradients(model, s)] for s in range(5)]
+    schedule = WarmupPolynomialDecay(0.05, decay_steps=5, warmup_steps=2)
+    optimizer = AdamW(learning_rate=schedule, weight_decay_rate=0.1, epsilon=1e-3)
+    for g in grads:
+        optimizer.apply([tf.constant(x) for x in g], model.trainable_variables)
+    lrs = [float(schedule(s)) for s in range(5)]
+    assert lrs[0] == 0.0 and lrs[1] > 0.0
+    expected = _torch_adamw_reference(start, grads, decayed, lrs, 0.1, eps=1e-3)
+    for variable, want in zip(model.trainable_variables, expected, strict=True):
+        np.testing.assert_allclose(variable.numpy(), want, rtol=1e-5, atol=1e-6,
+                                   err_msg=variable.path)
+    # The same run with epsilon on sqrt(v) (Keras' and TF1's Adam) is measurably elsewhere.
+    keras_eps = _torch_adamw_reference(start, grads, decayed, lrs, 0.1, eps=1e-3,
+                                       eps_on_v_hat=False)
+    assert max(np.abs(a - b).max() for a, b in zip(expected, keras_eps, strict=True)) > 1e-4
+
+
+def test_first_adamw_step_is_smaller_than_bert_adamw():
+    """Step 1: bias correction makes the update `lr * sign(g)`; without it (the original)
+    it is `lr * 0.1 / sqrt(0.001) = 3.16 lr`, the issue's "3x larger" early updates."""
+    moved = {}
+    for cls in (AdamW, BertAdamW):
+        w = keras.Variable([0.0], name="kernel")
+        cls(learning_rate=1e-3, weight_decay_rate=0.0).apply([tf.constant([0.5])], [w])
+        moved[cls] = -float(w.numpy()[0])
+    assert moved[AdamW] == pytest.approx(1e-3, rel=1e-4)
+    assert moved[BertAdamW] == pytest.approx(1e-3 * 0.1 / np.sqrt(0.001), rel=1e-4)
+
+
+def test_bert_adamw_has_no_bias_correction_and_eps_1e6():
     w = keras.Variable([1.0], name="kernel")
     BertAdamW(learning_rate=1.0, weight_decay_rate=0.0).apply([tf.constant([1e-3])], [w])
     # m = 1e-4, sqrt(v) = sqrt(1e-3 * 1e-6) ~ 3.16e-5: update 1e-4 / (3.16e-5 + 1e-6).
@@ -109,6 +175,8 @@ def test_create_optimizer_clips_and_scales_losses():
                                                  weight_decay_rate=0.0, clip_norm=None), 1000)
     unclipped.apply([tf.constant([0.6, 0.8])], [reference])
     np.testing.assert_allclose(w.numpy(), reference.numpy(), rtol=1e-5)
+    assert type(create_optimizer(OptimizerConfig(type="adamw"), 1000)) is AdamW
+    assert type(create_optimizer(OptimizerConfig(), 1000)) is BertAdamW  # the original's
     scaled = create_optimizer(OptimizerConfig(type="lamb"), 1000, "float16")
     assert isinstance(scaled, keras.optimizers.LossScaleOptimizer)
     assert isinstance(scaled.inner_optimizer, Lamb)

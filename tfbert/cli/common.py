@@ -19,7 +19,7 @@ import sys
 import tensorflow as tf
 from absl import app, flags, logging
 
-from tfbert.configs.experiment import STRATEGIES, parse_overrides, set_values
+from tfbert.configs.experiment import OPTIMIZERS, STRATEGIES, parse_overrides, set_values
 
 # Errors a user can cause with flags, files or data; anything else is a bug and keeps
 # its traceback.
@@ -78,6 +78,20 @@ def define_experiment_flags(task_default, task_help, modes):
                         "--strategy=tpu).")
     flags.DEFINE_enum("strategy", None, STRATEGIES,
                       "Distribution strategy (default: runtime.distribution_strategy).")
+
+
+def define_training_flags():
+    """`--optimizer` and `--seed`, which the original scripts did not have."""
+    flags.DEFINE_enum("optimizer", None, OPTIMIZERS,
+                      "trainer.optimizer.type: bert_adamw (the original AdamW, no bias "
+                      "correction), adamw (with bias correction, as PyTorch's AdamW) or lamb.")
+    flags.DEFINE_integer("seed", None, "runtime.seed: initial weights, dropout and (where "
+                         "task.train_data.seed is unset) the order of the training data. "
+                         "Default: a new random seed, written to params.yaml.")
+
+
+# `define_training_flags` -> the config keys they set.
+TRAINING_KEYS = {"optimizer": ("trainer.optimizer.type",), "seed": ("runtime.seed",)}
 
 
 # The original scripts' flags (run_pretraining.py, run_classifier.py, run_squad.py):

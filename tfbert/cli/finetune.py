@@ -37,6 +37,15 @@ stops after that many evaluations without a better one, and `--num_restarts=3`
 
     tfbert_finetune --config_file=minilm_mrpc --mode=train_and_eval \
         --model_dir=/tmp/mrpc3 --num_restarts=3 --keep_best=f1
+
+One optimizer default for both flag families: `adamw`, AdamW with Adam's
+bias correction (as HuggingFace and Model Garden fine-tune). The original
+flags keep their names and defaults, but not the original's optimizer:
+without bias correction small models can stall at the majority class
+(docs/finetuning.md, "Optimizer and seed"). `--optimizer=bert_adamw`
+reproduces the arithmetic of the original `run_classifier.py` exactly.
+`--seed` fixes initial weights, dropout and data order; without it each run
+draws a seed and writes it to `params.yaml`.
 """
 
 import contextlib
@@ -44,7 +53,7 @@ import contextlib
 from absl import flags, logging
 
 from tfbert.cli import common
-from tfbert.configs.experiment import set_values
+from tfbert.configs.experiment import resolve_seed, set_values
 
 MODES = ("train", "eval", "train_and_eval", "predict")
 
@@ -64,6 +73,7 @@ def define_flags():
                "doc_stride": "Window stride in pieces: SQuAD contexts (default 128), and "
                              "long texts read in windows (--long_text; default 64)."})
     flags.DEFINE_string("long_text", None, LONG_TEXT_HELP)
+    common.define_training_flags()
     _define_best_run_flags()
 
 
@@ -216,6 +226,10 @@ def resolve(values, present):
             changes["task.predict_data.input_path"] = glue.glue_file(
                 config.task.task, values["data_dir"], "test")
     config = set_values(config, changes, "flags")
+    if not (config.trainer.num_restarts or config.trainer.seeds):
+        # One seed for every mode run below (a new one if none is given), written to
+        # params.yaml. Restarts give each run its own seed (and data order) instead.
+        config = resolve_seed(config)
     if values["verbose_logging"]:
         logging.set_verbosity(logging.DEBUG)
     model_dir = common.model_dir(values, present)

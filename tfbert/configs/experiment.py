@@ -18,13 +18,17 @@ Example:
 
 import dataclasses
 import pathlib
+import secrets
 
 import yaml
+from absl import logging
 
 from tfbert.configs.official import official_configs_dir
 
 STRATEGIES = ("tpu", "mirrored", "multi_worker_mirrored", "one_device")
-OPTIMIZERS = ("adamw", "lamb")
+# `trainer.optimizer.type`: the original AdamW, AdamW with bias correction, LAMB
+# (`tfbert.training.optimizers`).
+OPTIMIZERS = ("bert_adamw", "adamw", "lamb")
 PRECISIONS = ("float32", "bfloat16", "float16")
 
 
@@ -88,8 +92,15 @@ class TaskConfig:
 class OptimizerConfig:
     """Optimizer, learning-rate schedule and clipping (defaults: the original AdamW).
 
+    The defaults are those of the original `run_pretraining.py`; the
+    fine-tuning tasks' defaults say `type: adamw` (see docs/finetuning.md,
+    "Optimizer and seed").
+
     Args:
-        type: str. `adamw` (the original: no bias correction) or `lamb`.
+        type: str. `bert_adamw` (the original `AdamWeightDecayOptimizer`: no
+            bias correction), `adamw` (with bias correction, as PyTorch's
+            `AdamW` and Model Garden's) or `lamb`. The same decay exclusions,
+            schedule and clipping apply to all three.
         learning_rate: float. Peak learning rate.
         warmup_steps: int. Linear warmup from 0.
         end_learning_rate: float. Polynomial decay ends here at `train_steps`.
@@ -100,7 +111,7 @@ class OptimizerConfig:
         clip_norm: float or None. Clip gradients by this global norm.
     """
 
-    type: str = "adamw"
+    type: str = "bert_adamw"
     learning_rate: float = 5e-5
     warmup_steps: int = 10000
     end_learning_rate: float = 0.0
@@ -170,7 +181,9 @@ class RuntimeConfig:
         tpu_zone, gcp_project: str. Where to look up a TPU by name.
         mixed_precision_dtype: str. `float32`, `bfloat16` (TPUs) or
             `float16` (GPUs, with dynamic loss scaling).
-        seed: int or None. Seeds Python, NumPy and TensorFlow (weights, dropout).
+        seed: int or None. Seeds Python, NumPy and TensorFlow (weights, dropout);
+            fine-tuning also shuffles its training data with it and picks one
+            when it is None (`resolve_seed`).
         jit_compile: bool or None. Compile the training and evaluation steps
             with XLA. None (auto): on TPUs and GPUs yes; on CPUs no, where
             TensorFlow's oneDNN kernels run the BERT step faster than XLA's
@@ -352,6 +365,31 @@ def load_experiment(config_files=(), params_override=""):
         config = load_yaml(config, path)
     config = override(config, params_override)
     return _float_fields(config).validate()
+
+
+def resolve_seed(config):
+    """`config` with a `runtime.seed`, and the training data shuffled with it.
+
+    A config without a seed gets a new random one (logged), so that `params.yaml`
+    holds the seed of every run and any run can be repeated. Where
+    `task.train_data.seed` is unset it becomes `runtime.seed`: data order,
+    dropout and initial weights then all follow the one seed.
+
+    Example:
+
+    >>> config = resolve_seed(override(ExperimentConfig(), "runtime.seed=7"))
+    >>> config.runtime.seed, config.task.train_data.seed, config.task.validation_data.seed
+    (7, 7, None)
+    """
+    changes = {}
+    seed = config.runtime.seed
+    if seed is None:
+        seed = changes["runtime.seed"] = secrets.randbelow(2**31)
+        logging.info("no seed given: using runtime.seed=%d (--seed=%d repeats this run)",
+                     seed, seed)
+    if config.task.train_data.seed is None:
+        changes["task.train_data.seed"] = seed
+    return set_values(config, changes, "runtime.seed") if changes else config
 
 
 def to_dict(config):

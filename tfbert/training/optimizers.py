@@ -1,17 +1,22 @@
-"""Optimizers and learning-rate schedule of the original BERT pre-training, for Keras 3.
+"""Optimizers and learning-rate schedule of BERT training, for Keras 3.
 
 - `WarmupPolynomialDecay`: linear warmup from 0, then polynomial decay to
   `end_learning_rate` at `decay_steps`, counted from step 0 (the original
   `optimization.py`).
-- `BertAdamW`: the original `AdamWeightDecayOptimizer`: no bias correction,
-  epsilon 1e-6, decoupled weight decay skipped for variables whose **full
-  path** matches a pattern (Keras 3's own `exclude_from_weight_decay` only
-  sees short names like `gamma`, so `LayerNorm` would match nothing).
+- `BertAdamW` (`type: bert_adamw`): the original `AdamWeightDecayOptimizer`:
+  no bias correction, epsilon 1e-6, decoupled weight decay skipped for
+  variables whose **full path** matches a pattern (Keras 3's own
+  `exclude_from_weight_decay` only sees short names like `gamma`, so
+  `LayerNorm` would match nothing).
+- `AdamW` (`type: adamw`): the same with Adam's bias correction, step for
+  step PyTorch's `torch.optim.AdamW` (and HuggingFace's fine-tuning): early
+  updates without the correction are about 3x larger, which small models
+  fine-tuned on small tasks may not survive (docs/finetuning.md, "Optimizer").
 - `Lamb`: LAMB (You et al. 2019) as in Model Garden: Adam moments with bias
   correction, weight decay inside the update, per-variable trust ratio
   `||w|| / ||update||`.
 
-Both expect gradients that are already summed over replicas: the training
+All expect gradients that are already summed over replicas: the training
 loop all-reduces them once, before clipping, so that clipping by global norm
 sees the global gradient on every strategy.
 
@@ -103,6 +108,26 @@ class _BertOptimizer(keras.optimizers.Optimizer):
         self.assign(v, self.beta_2 * v + (1.0 - self.beta_2) * tf.square(gradient))
         return index, m, v
 
+    def _apply_adam(self, gradient, variable, learning_rate, beta_1_power, beta_2_power,
+                    epsilon):
+        """`w -= lr * sqrt(1 - b2p) / (1 - b1p) * m / (sqrt(v) + epsilon)` after the moment
+        updates, in one fused kernel (`ResourceApplyAdam`, which XLA also compiles) that
+        passes over the weights and both moments once."""
+        index = self._get_variable_index(variable)
+        dtype = variable.dtype
+        tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle, m=self._m[index].handle, v=self._v[index].handle,
+            beta1_power=beta_1_power, beta2_power=beta_2_power, lr=learning_rate,
+            beta1=tf.cast(self.beta_1, dtype), beta2=tf.cast(self.beta_2, dtype),
+            epsilon=epsilon, grad=tf.convert_to_tensor(tf.cast(gradient, dtype)))
+
+    def _decay(self, variable, learning_rate):
+        """Decoupled weight decay `w -= lr * wd * w`, for the decayed variables. The Adam
+        part that follows does not read the weights, so decaying first is the same as
+        adding `wd * w` to its update."""
+        if self._decays[self._get_variable_index(variable)]:
+            self.assign_sub(variable, learning_rate * self.weight_decay_rate * variable)
+
     def _all_reduce_sum_gradients(self, grads_and_vars):
         # The training loop has summed the gradients over replicas already.
         return list(grads_and_vars)
@@ -138,23 +163,49 @@ class BertAdamW(_BertOptimizer):
     """
 
     def update_step(self, gradient, variable, learning_rate):
-        # One fused kernel (`ResourceApplyAdam`, which XLA also compiles) updates m, v
-        # and the weights in a single pass over memory. With beta powers 0 its
-        # bias-corrected rate `lr * sqrt(1 - 0) / (1 - 0)` is `lr`: no bias correction,
-        # as the original. The decay `lr * wd * w` is taken from the weights first;
-        # the Adam part does not read them, so this is the original
-        # `w -= lr * (m / (sqrt(v) + eps) + wd * w)`.
-        index = self._get_variable_index(variable)
+        # Beta powers 0 make the kernel's bias-corrected rate `lr * sqrt(1 - 0) / (1 - 0)`
+        # plain `lr`: no bias correction, as the original.
         learning_rate = tf.cast(learning_rate, variable.dtype)
-        if self._decays[index]:
-            self.assign_sub(variable, learning_rate * self.weight_decay_rate * variable)
+        self._decay(variable, learning_rate)
         zero = tf.zeros([], variable.dtype)
-        tf.raw_ops.ResourceApplyAdam(
-            var=variable.handle, m=self._m[index].handle, v=self._v[index].handle,
-            beta1_power=zero, beta2_power=zero, lr=learning_rate,
-            beta1=tf.cast(self.beta_1, variable.dtype), beta2=tf.cast(self.beta_2, variable.dtype),
-            epsilon=tf.cast(self.epsilon, variable.dtype),
-            grad=tf.convert_to_tensor(tf.cast(gradient, variable.dtype)))
+        self._apply_adam(gradient, variable, learning_rate, zero, zero,
+                         tf.cast(self.epsilon, variable.dtype))
+
+
+@keras.saving.register_keras_serializable(package="tfbert")
+class AdamW(_BertOptimizer):
+    """Adam with decoupled weight decay and bias correction: PyTorch's `AdamW`.
+
+    At step `t` (from 1): `w -= lr * wd * w` (decayed variables only), then
+    `m = b1 m + (1-b1) g`; `v = b2 v + (1-b2) g^2`;
+    `w -= lr * m_hat / (sqrt(v_hat) + eps)` with `m_hat = m / (1 - b1^t)`,
+    `v_hat = v / (1 - b2^t)`: epsilon is added to `sqrt(v_hat)`, as
+    `torch.optim.AdamW` does (Keras' and TF1's Adam add it to `sqrt(v)`).
+    Weight-decay exclusions, schedule and clipping are `BertAdamW`'s.
+
+    Args: as `BertAdamW`.
+
+    Example:
+
+    >>> w = keras.Variable([1.0, -1.0], name="kernel")
+    >>> optimizer = AdamW(learning_rate=0.1, weight_decay_rate=0.0)
+    >>> optimizer.apply([tf.constant([0.5, -0.5])], [w])
+    >>> [round(float(x), 3) for x in w.numpy()]  # step 1: m_hat / sqrt(v_hat) = sign(g)
+    [0.9, -0.9]
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        learning_rate = tf.cast(learning_rate, dtype)
+        self._decay(variable, learning_rate)
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1_power = tf.pow(tf.cast(self.beta_1, dtype), step)
+        beta_2_power = tf.pow(tf.cast(self.beta_2, dtype), step)
+        # The kernel adds epsilon to sqrt(v); `eps * sqrt(1 - b2^t)` there is `eps` added
+        # to sqrt(v_hat), where PyTorch adds it.
+        epsilon = tf.cast(self.epsilon, dtype) * tf.sqrt(1.0 - beta_2_power)
+        self._apply_adam(gradient, variable, learning_rate, beta_1_power, beta_2_power,
+                         epsilon)
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
@@ -188,6 +239,10 @@ class Lamb(_BertOptimizer):
         self.assign_sub(variable, tf.cast(learning_rate, variable.dtype) * ratio * update)
 
 
+# `OptimizerConfig.type` -> class (`tfbert.configs.experiment.OPTIMIZERS` lists the names).
+OPTIMIZER_CLASSES = {"bert_adamw": BertAdamW, "adamw": AdamW, "lamb": Lamb}
+
+
 def create_optimizer(config, train_steps, mixed_precision_dtype="float32", clip=True):
     """The optimizer of an `OptimizerConfig`, with the original schedule and clipping.
 
@@ -201,7 +256,7 @@ def create_optimizer(config, train_steps, mixed_precision_dtype="float32", clip=
     """
     schedule = WarmupPolynomialDecay(config.learning_rate, train_steps, config.warmup_steps,
                                      config.end_learning_rate, config.power)
-    cls = {"adamw": BertAdamW, "lamb": Lamb}[config.type]
+    cls = OPTIMIZER_CLASSES[config.type]
     optimizer = cls(learning_rate=schedule, weight_decay_rate=config.weight_decay_rate,
                     beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon,
                     exclude_from_weight_decay=config.exclude_from_weight_decay,
