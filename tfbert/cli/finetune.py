@@ -195,7 +195,7 @@ def resolve(values, present):
     config = load_config(_task_name(values, present), values["config_file"],
                          values["params_override"])
     task_class = get_task_class(config.task.task)
-    mapping = {**ORIGINAL_TO_CONFIG, **BEST_RUN_TO_CONFIG}
+    mapping = {**ORIGINAL_TO_CONFIG, **common.TRAINING_KEYS, **BEST_RUN_TO_CONFIG}
     if "seeds" in present:
         values = {**values, "seeds": _seeds(values["seeds"])}
     if "data_dir" in present:
