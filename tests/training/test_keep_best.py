@@ -90,7 +90,7 @@ def test_early_stopping_stops_and_stays_stopped(tiny_sst2, tmp_path, caplog):
     config = tiny_sst2(steps=40, extra=",trainer.keep_best=accuracy,"
                        "trainer.eval_every_steps=2,trainer.early_stopping_patience=2,"
                        "trainer.optimizer.learning_rate=0.0")
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="absl"):
         run_experiment(config, str(model_dir), "train")
     assert "early stopping at step 6: accuracy did not improve in 2 evaluations" in caplog.text
     assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-6")  # saved at the stop
@@ -98,7 +98,7 @@ def test_early_stopping_stops_and_stays_stopped(tiny_sst2, tmp_path, caplog):
         [2, 4, 6]
     assert read_eval_results(str(model_dir / "best" / "eval_results.txt"))["global_step"] == 2
     caplog.clear()
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="absl"):
         run_experiment(config, str(model_dir), "train")  # the same command again
     assert "the run stopped at step 6 already" in caplog.text
     assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-6")

@@ -76,7 +76,7 @@ def test_restarts_table_and_best_run(tiny_sst2, tmp_path, caplog):
 
     # Restarted, the job finds every run finished and trains none again.
     mtime = (model_dir / "run_2" / "ckpt-6.index").stat().st_mtime
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="absl"):
         again = run_experiment(config, str(model_dir), "train_and_eval")
     assert caplog.text.count("finished already") == 3 and again == result
     assert (model_dir / "run_2" / "ckpt-6.index").stat().st_mtime == mtime
