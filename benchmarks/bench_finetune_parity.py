@@ -223,37 +223,51 @@ def scores(task, labels, predictions):
 
 def table(report):
     """Markdown header and rows: per (task, optimizer, framework) the per-seed metrics,
-    mean, standard deviation, range and collapsed runs."""
+    mean, standard deviation, range and collapsed runs; on HuggingFace's rows, tfbert's
+    mean accuracy minus HuggingFace's over the seeds both ran."""
     header = ["task", "optimizer", "framework", "dev accuracy per seed (MRPC: / F1)",
-              "mean accuracy", "std", "min to max", "mean F1", "collapsed", "tfbert − HF"]
-    rows, means = [], {}
+              "mean accuracy", "std", "min to max", "mean F1", "collapsed",
+              "tfbert − HF (seeds)"]
+    rows = []
     for task in TASKS:
         for optimizer in OPTIMIZERS:
             for framework in FRAMEWORKS:
-                runs = sorted((r for r in report["runs"] if (r["task"], r["optimizer"],
-                               r["framework"]) == (task, optimizer, framework)),
-                              key=lambda r: r["seed"])
+                runs = _runs(report, task, optimizer, framework)
                 if not runs:
                     continue
-                accuracy = [r["scores"]["accuracy"] for r in runs]
-                f1 = [r["scores"].get("f1") for r in runs]
-                means[task, optimizer, framework] = statistics.mean(accuracy)
+                accuracy = [r["scores"]["accuracy"] for r in runs.values()]
+                f1 = [r["scores"].get("f1") for r in runs.values()]
                 per_seed = ", ".join(
-                    f"{r['seed']}: {r['scores']['accuracy']:.1f}"
+                    f"{seed}: {r['scores']['accuracy']:.1f}"
                     + (f" / {r['scores']['f1']:.1f}" if "f1" in r["scores"] else "")
-                    for r in runs)
-                delta = ""
-                ours = means.get((task, optimizer, "tfbert"))
-                if framework == "hf_torch" and ours is not None:
-                    delta = f"{ours - means[task, optimizer, framework]:+.1f}"
+                    for seed, r in runs.items())
                 rows.append([task, optimizer, framework, per_seed,
                              f"{statistics.mean(accuracy):.1f}",
                              f"{statistics.stdev(accuracy):.1f}" if len(runs) > 1 else "—",
                              f"{min(accuracy):.1f} to {max(accuracy):.1f}",
                              f"{statistics.mean(f1):.1f}" if None not in f1 else "—",
-                             f"{sum(r['scores']['collapsed'] for r in runs)} of {len(runs)}",
-                             delta])
+                             f"{sum(r['scores']['collapsed'] for r in runs.values())} of "
+                             f"{len(runs)}",
+                             _delta(runs, _runs(report, task, optimizer, "tfbert"))
+                             if framework == "hf_torch" else ""])
     return header, rows
+
+
+def _runs(report, task, optimizer, framework):
+    """`{seed: run}` of one table row, by seed."""
+    return dict(sorted((r["seed"], r) for r in report["runs"]
+                       if (r["task"], r["optimizer"], r["framework"]) ==
+                       (task, optimizer, framework)))
+
+
+def _delta(theirs, ours):
+    """tfbert's mean accuracy minus HuggingFace's, over the seeds both ran."""
+    seeds = sorted(set(theirs) & set(ours))
+    if not seeds:
+        return ""
+    mean = {name: statistics.mean(runs[s]["scores"]["accuracy"] for s in seeds)
+            for name, runs in (("ours", ours), ("theirs", theirs))}
+    return f"{mean['ours'] - mean['theirs']:+.1f} ({','.join(map(str, seeds))})"
 
 
 def _recipe(runs):
@@ -287,7 +301,7 @@ def results_entry(report):
                       "with the same optimizer arithmetic, schedule, clipping and sampling "
                       "semantics; only dropout and data order draw from different random "
                       "streams (bench_finetune_parity.py's docstring). tfbert − HF: "
-                      "difference of the mean accuracies."]}
+                      "difference of the mean accuracies over the seeds both ran."]}
 
 
 def _subset(task, examples, data_dir):
