@@ -182,7 +182,8 @@ class MultiLabelTask(SentencePredictionTask):
     def write_predictions(self, model, data_config, out_dir):
         """`test_results.tsv`: per line the label probabilities (label-id order), and
         `predicted_labels.tsv`: the labels over the thresholds, `|`-separated."""
-        self.restore_tuned(out_dir)
+        if self._thresholds is None:  # not restored with the weights (e.g. from best/)
+            self.restore_tuned(out_dir)
         probabilities, _ = self.probabilities(model, data_config)
         chosen = probabilities > self.decision_thresholds()
         write_text(os.path.join(out_dir, "predicted_labels.tsv"), "".join(

@@ -178,6 +178,7 @@ def _restore_for_eval(trainer, config, model_dir, mode):
         best = best_checkpoint.best_checkpoint_dir(model_dir)
         if best:
             restore_weights(trainer.model, best)
+            trainer.task.restore_tuned(best)  # e.g. the thresholds tuned with those weights
             logging.info("%s of the kept checkpoint %s", mode, tf.train.latest_checkpoint(best))
             return
         if settings.num_restarts or settings.seeds:
