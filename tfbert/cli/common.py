@@ -14,6 +14,7 @@
   `resolve_runtime`).
 """
 
+import os
 import sys
 
 import tensorflow as tf
@@ -50,17 +51,24 @@ def run_command(name, main, define_flags):
             return main(argv)
         except USER_ERRORS as error:
             logging.debug("error details", exc_info=True)
-            fail(name, error)
+            # A thread left blocked in TensorFlow's TPU connection would hold a normal
+            # exit forever (tfbert.training.tpu): end the process at once.
+            fail(name, error, at_once=getattr(error, "thread_left_blocked", False))
 
     app.run(guarded, flags_parser=parse)
 
 
-def fail(name, message):
-    """Ends the command `name` with `<name>: error: <message>` and exit status 1."""
+def fail(name, message, at_once=False):
+    """Ends the command `name` with `<name>: error: <message>` and exit status 1
+    (`at_once`: with `os._exit`, not waiting for other threads or exit handlers)."""
     text = str(message)
     if isinstance(message, KeyError):
         text = str(message.args[0]) if message.args else text
     print(f"{name}: error: {text}", file=sys.stderr)
+    if at_once:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
     sys.exit(1)
 
 
@@ -76,6 +84,9 @@ def define_experiment_flags(task_default, task_help, modes):
     flags.DEFINE_string("params_override", "", "Overrides a.b=c,d.e=f (or a YAML mapping).")
     flags.DEFINE_string("tpu", None, "TPU name, grpc:// address or 'local' (implies "
                         "--strategy=tpu).")
+    flags.DEFINE_float("tpu_timeout_s", None, "Seconds the TPU connection may take before "
+                       "the run fails with a message naming the address (default: "
+                       "runtime.tpu_timeout_s, 300).")
     flags.DEFINE_enum("strategy", None, STRATEGIES,
                       "Distribution strategy (default: runtime.distribution_strategy).")
 
@@ -250,6 +261,11 @@ def resolve_runtime(config, values, present):
         runtime["runtime.distribution_strategy"] = "tpu" if tpu else strategy
     if tpu:
         runtime["runtime.tpu"] = tpu
+    if given("tpu_timeout_s") is not None:
+        if values["tpu_timeout_s"] <= 0:
+            raise ValueError(f"--tpu_timeout_s={values['tpu_timeout_s']:g}: give a positive "
+                             "number of seconds")
+        runtime["runtime.tpu_timeout_s"] = values["tpu_timeout_s"]
     if values.get("use_tpu") and "use_tpu" in present and not (tpu or config.runtime.tpu):
         raise ValueError("--use_tpu needs --tpu_name (or --tpu): the TPU's name or address")
     config = set_values(config, runtime, "flags")
