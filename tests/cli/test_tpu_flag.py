@@ -216,9 +216,8 @@ def test_grpc_server_that_is_no_tpu_is_named(runs):
 
 def test_tensorflow_connect_that_never_returns_ends_at_the_bound(runs):
     """A gRPC server takes TensorFlow's first call and never answers it: TensorFlow waits
-    forever there. Calling `connect` directly instead of `_bounded(connect, ...)` in
-    `connect_tpu` hangs the run (stopped at NEVER_S), and so does `fail(...)` without
-    `at_once` (the blocked thread holds the exit)."""
+    forever there. Calling `connect()` directly instead of `_bounded(connect, ...)` in
+    `connect_tpu` hangs the run (stopped at NEVER_S)."""
     run = runs["tf_hangs"]
     _failed_with(run, f"--tpu={run[3].address}: TensorFlow's connection to {run[3].address} "
                  f"did not finish within --tpu_timeout_s={BOUND_S} s")

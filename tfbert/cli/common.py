@@ -14,7 +14,6 @@
   `resolve_runtime`).
 """
 
-import os
 import sys
 
 import tensorflow as tf
@@ -51,24 +50,17 @@ def run_command(name, main, define_flags):
             return main(argv)
         except USER_ERRORS as error:
             logging.debug("error details", exc_info=True)
-            # A thread left blocked in TensorFlow's TPU connection would hold a normal
-            # exit forever (tfbert.training.tpu): end the process at once.
-            fail(name, error, at_once=getattr(error, "thread_left_blocked", False))
+            fail(name, error)
 
     app.run(guarded, flags_parser=parse)
 
 
-def fail(name, message, at_once=False):
-    """Ends the command `name` with `<name>: error: <message>` and exit status 1
-    (`at_once`: with `os._exit`, not waiting for other threads or exit handlers)."""
+def fail(name, message):
+    """Ends the command `name` with `<name>: error: <message>` and exit status 1."""
     text = str(message)
     if isinstance(message, KeyError):
         text = str(message.args[0]) if message.args else text
     print(f"{name}: error: {text}", file=sys.stderr)
-    if at_once:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(1)
     sys.exit(1)
 
 

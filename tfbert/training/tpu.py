@@ -11,9 +11,8 @@ that carry their own deadline, and only then hands it to TensorFlow:
    never speaks gRPC is an error at the deadline;
 3. TensorFlow's connection and TPU initialisation run in a daemon thread that
    is waited for until the deadline. Past it, `TPUConnectionTimeoutError` is raised;
-   the thread stays blocked inside TensorFlow, so a process that gets it cannot
-   shut down normally (the `tfbert_*` commands print the message and end with
-   `os._exit(1)`).
+   the thread stays blocked inside TensorFlow (a daemon: the process still exits),
+   and the TPU cannot be used by this process any more.
 
 `--tpu=local` on a machine whose TensorFlow has no TPU kernels (no TPU build,
 no libtpu) is "no local TPU was found", not TensorFlow's
@@ -57,13 +56,8 @@ class TPUConnectionError(RuntimeError):
 
 
 class TPUConnectionTimeoutError(TimeoutError):
-    """TensorFlow's connection to the TPU did not finish within the bound.
-
-    `thread_left_blocked` tells a caller that a thread is still blocked inside
-    TensorFlow: the process should end with `os._exit` once it has reported this.
-    """
-
-    thread_left_blocked = True
+    """TensorFlow's connection to the TPU did not finish within the bound (a thread
+    stays blocked in it; the process should report this and end)."""
 
 
 def tpu_cluster_resolver(tpu, zone=None, project=None):
