@@ -6,7 +6,7 @@ from absl import flags
 
 from tfbert.cli import pretrain
 from tfbert.configs import experiment
-from tfbert.training import strategies
+from tfbert.training import strategies, tpu
 
 pretrain.define_flags()  # commands define their flags lazily, in run()
 
@@ -136,12 +136,12 @@ def test_yaml_exponents_are_floats(tmp_path):
 
 
 def test_tpu_resolution_by_address_and_clear_error_when_unreachable():
-    resolver = strategies.tpu_cluster_resolver("grpc://10.2.3.4:8470")
+    resolver = tpu.tpu_cluster_resolver("grpc://10.2.3.4:8470")
     assert resolver.master() == "grpc://10.2.3.4:8470"
     assert resolver.cluster_spec().as_dict() == {"worker": ["10.2.3.4:8470"]}
     # A name is looked up through the Cloud TPU API, unreachable from here.
     with pytest.raises(RuntimeError, match=r"--tpu=no-such-tpu: no TPU of that name is reachable"):
-        strategies.tpu_cluster_resolver("no-such-tpu", zone="us-central1-b", project="p")
+        tpu.tpu_cluster_resolver("no-such-tpu", zone="us-central1-b", project="p")
     with pytest.raises(RuntimeError, match=r"--tpu=no-such-tpu"):
         strategies.create_strategy("tpu", tpu="no-such-tpu")
     with pytest.raises(ValueError, match=r"--strategy='gpu'"):

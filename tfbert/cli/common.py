@@ -76,6 +76,9 @@ def define_experiment_flags(task_default, task_help, modes):
     flags.DEFINE_string("params_override", "", "Overrides a.b=c,d.e=f (or a YAML mapping).")
     flags.DEFINE_string("tpu", None, "TPU name, grpc:// address or 'local' (implies "
                         "--strategy=tpu).")
+    flags.DEFINE_float("tpu_timeout_s", None, "Seconds the TPU connection may take before "
+                       "the run fails with a message naming the address (default: "
+                       "runtime.tpu_timeout_s, 300).")
     flags.DEFINE_enum("strategy", None, STRATEGIES,
                       "Distribution strategy (default: runtime.distribution_strategy).")
 
@@ -250,6 +253,11 @@ def resolve_runtime(config, values, present):
         runtime["runtime.distribution_strategy"] = "tpu" if tpu else strategy
     if tpu:
         runtime["runtime.tpu"] = tpu
+    if given("tpu_timeout_s") is not None:
+        if values["tpu_timeout_s"] <= 0:
+            raise ValueError(f"--tpu_timeout_s={values['tpu_timeout_s']:g}: give a positive "
+                             "number of seconds")
+        runtime["runtime.tpu_timeout_s"] = values["tpu_timeout_s"]
     if values.get("use_tpu") and "use_tpu" in present and not (tpu or config.runtime.tpu):
         raise ValueError("--use_tpu needs --tpu_name (or --tpu): the TPU's name or address")
     config = set_values(config, runtime, "flags")

@@ -179,6 +179,9 @@ class RuntimeConfig:
             or `one_device`.
         tpu: str. TPU name or `grpc://` address (for `tpu`).
         tpu_zone, gcp_project: str. Where to look up a TPU by name.
+        tpu_timeout_s: float. Seconds the TPU connection (look-up, gRPC check,
+            TensorFlow's connect and initialisation) may take before the run
+            fails with a message naming the address (`tfbert.training.tpu`).
         mixed_precision_dtype: str. `float32`, `bfloat16` (TPUs) or
             `float16` (GPUs, with dynamic loss scaling).
         seed: int or None. Seeds Python, NumPy and TensorFlow (weights, dropout);
@@ -196,6 +199,7 @@ class RuntimeConfig:
     tpu: str = ""
     tpu_zone: str = ""
     gcp_project: str = ""
+    tpu_timeout_s: float = 300.0
     mixed_precision_dtype: str = "float32"
     seed: int | None = None
     jit_compile: bool | None = None
@@ -222,6 +226,7 @@ class ExperimentConfig:
         for key in ("train_steps", "steps_per_loop", "checkpoint_interval", "max_to_keep",
                     "validation_steps", "gradient_accumulation_steps"):
             checks.append((getattr(self.trainer, key) > 0, f"trainer.{key}", "positive"))
+        checks.append((self.runtime.tpu_timeout_s > 0, "runtime.tpu_timeout_s", "positive"))
         for key in ("early_stopping_patience", "num_restarts"):
             checks.append((getattr(self.trainer, key) >= 0, f"trainer.{key}", "0 or more"))
         checks.append((self.trainer.eval_every_steps is None or self.trainer.eval_every_steps > 0,

@@ -58,6 +58,10 @@ def model_config(name_or_path: str) -> BertConfig:
         return config_from_huggingface(str(path))  # its "gelu" is the erf form
     if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
         return BertConfig.from_file(path)
+    if (path.suffix in (".yaml", ".yml", ".json") or "/" in str(name_or_path)) \
+            and not path.exists():
+        raise FileNotFoundError(f"model config {name_or_path}: no such file (give a "
+                                "bert_config.json, a model .yaml or an official name)")
     name = ALIASES.get(name_or_path, name_or_path)
     path = official_configs_dir() / "models" / f"{name}.yaml"
     if not path.is_file():

@@ -14,7 +14,9 @@ and on many for the same global batch.
 
 import abc
 
+from tfbert.configs.bert_config import BertConfig
 from tfbert.configs.experiment import ExperimentConfig, TaskConfig
+from tfbert.configs.official import model_config
 
 
 class Task(abc.ABC):
@@ -78,7 +80,13 @@ class Task(abc.ABC):
             raise ValueError("no training data: give task.train_data.input_path")
         if mode != "train" and mode != "predict" and not data.validation_data.input_path:
             raise ValueError("no eval data: give task.validation_data.input_path")
+        self.bert_config()  # a wrong model name or file, reported before any device is used
         return config.validate()
+
+    def bert_config(self) -> BertConfig:
+        """The `BertConfig` of `config.model` (+ `model_overrides`); an error names a
+        model name or config file that does not resolve."""
+        return model_config(self.config.model).replace(**self.config.model_overrides)
 
     def build_encoder(self):
         """The `BertEncoder` of `config.model` (+ `model_overrides`)."""

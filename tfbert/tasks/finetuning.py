@@ -148,10 +148,31 @@ class FinetuningTask(Task):
         (`tfbert.configs.experiment.resolve_seed`), validated."""
         config = experiment_lib.resolve_seed(config)
         task_config = config.task
-        if mode in ("train", "train_and_eval"):
-            if not task_config.train_data.input_path:
-                raise ValueError("no training data: give --train_file / --data_dir (or "
-                                 "task.train_data.input_path)")
+        self.bert_config()  # a wrong model name or file, reported before any device is used
+        training = mode in ("train", "train_and_eval")
+        evaluating = mode in ("eval", "train_and_eval")
+        if training and not task_config.train_data.input_path:
+            raise ValueError("no training data: give --train_file / --data_dir (or "
+                             "task.train_data.input_path)")
+        if evaluating and not task_config.validation_data.input_path:
+            raise ValueError("no eval data: give --predict_file / --data_dir (or "
+                             "task.validation_data.input_path)")
+        predict_path = task_config.predict_data.input_path or \
+            task_config.validation_data.input_path
+        if mode == "predict" and not predict_path:
+            raise ValueError("no data to predict: give --predict_file / --data_dir (or "
+                             "task.predict_data.input_path)")
+        # Every file the mode reads exists before the (slow) training file is read.
+        for needed, path, source in (
+                (training, task_config.train_data.input_path,
+                 "--train_file / --data_dir (task.train_data.input_path)"),
+                (evaluating, task_config.validation_data.input_path,
+                 "--predict_file / --data_dir (task.validation_data.input_path)"),
+                (mode == "predict", predict_path,
+                 "--predict_file / --data_dir (task.predict_data.input_path)")):
+            if needed and not tf.io.gfile.exists(path):
+                raise FileNotFoundError(f"{source}: {path}: no such file or directory")
+        if training:
             if task_config.num_train_epochs:
                 examples = len(self.features(task_config.train_data, True)["input_mask"])
                 steps = max(1, math.ceil(examples * task_config.num_train_epochs
@@ -169,13 +190,6 @@ class FinetuningTask(Task):
                 warmup = int(config.trainer.train_steps * task_config.warmup_proportion)
                 config = experiment_lib.set_values(
                     config, {"trainer.optimizer.warmup_steps": warmup}, "task.warmup_proportion")
-        if mode in ("eval", "train_and_eval") and not task_config.validation_data.input_path:
-            raise ValueError("no eval data: give --predict_file / --data_dir (or "
-                             "task.validation_data.input_path)")
-        if mode == "predict" and not (task_config.predict_data.input_path
-                                      or task_config.validation_data.input_path):
-            raise ValueError("no data to predict: give --predict_file / --data_dir (or "
-                             "task.predict_data.input_path)")
         return config.validate()
 
     # === Model and weights ===

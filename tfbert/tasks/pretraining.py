@@ -11,8 +11,7 @@ accuracies count a label whose logit ties for the maximum as correct (the origin
 import tensorflow as tf
 
 from tfbert.checkpoints.loader import restore_weights
-from tfbert.configs.official import model_config
-from tfbert.data.pretraining_dataset import pretraining_dataset
+from tfbert.data.pretraining_dataset import expand_input_files, pretraining_dataset
 from tfbert.models.pretrainer import BertPretrainer
 from tfbert.networks.bert_encoder import BertEncoder
 from tfbert.tasks.base import Task
@@ -96,8 +95,16 @@ class PretrainingTask(Task):
         self.use_one_hot_embeddings = use_one_hot_embeddings
         self.source = source
 
-    def bert_config(self):
-        return model_config(self.config.model).replace(**self.config.model_overrides)
+    def prepare(self, config, mode):
+        """The base checks, and that the TFRecord globs the mode reads match files
+        (`expand_input_files`; the records themselves are checked when read)."""
+        config = super().prepare(config, mode)
+        if mode in ("train", "train_and_eval"):
+            expand_input_files(config.task.train_data.input_path, self.source)
+        if mode != "train":
+            expand_input_files(config.task.validation_data.input_path,
+                               "--input_file / task.validation_data.input_path")
+        return config
 
     def build_encoder(self):
         one_hot = self.use_one_hot_embeddings

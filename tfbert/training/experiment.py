@@ -89,8 +89,10 @@ def run_experiment(config: ExperimentConfig, model_dir: str, mode: str,
         raise ValueError(f"task {config.task.task} does not run --mode={mode}; modes: {known}")
     config = dataclasses.replace(config, task=task.config)
     runtime = config.runtime
-    strategy = strategy or create_strategy(runtime.distribution_strategy, runtime.tpu,
-                                           runtime.tpu_zone, runtime.gcp_project)
+    if strategy is None:
+        check_before_connecting(task, config, model_dir, mode)
+        strategy = create_strategy(runtime.distribution_strategy, runtime.tpu,
+                                   runtime.tpu_zone, runtime.gcp_project, runtime.tpu_timeout_s)
     if num_tpu_cores and runtime.distribution_strategy == "tpu" and \
             strategy.num_replicas_in_sync != num_tpu_cores:
         logging.warning("--num_tpu_cores=%d, but the TPU has %d cores; using %d", num_tpu_cores,
@@ -107,6 +109,32 @@ def run_experiment(config: ExperimentConfig, model_dir: str, mode: str,
             return restarts_lib.run_restarts(task, config, model_dir, mode, run,
                                              is_chief(strategy))
     return _run(task, config, model_dir, mode, strategy, callback)
+
+
+def check_before_connecting(task, config: ExperimentConfig, model_dir: str, mode: str) -> None:
+    """Checks all that a run can check without devices, before any is contacted.
+
+    A TPU connection can take minutes (or, to a wrong address, until
+    `runtime.tpu_timeout_s`): a wrong model config, data path or output
+    directory is reported first, in seconds. Checked here: the task's own
+    checks (`Task.prepare`: the data the mode reads is given and exists, the
+    model config resolves, the training length), the keep-best and restart
+    settings, and that `model_dir` can be created.
+
+    Raises:
+        ValueError, OSError: the message names the flag, file or path.
+    """
+    if mode in ("train", "train_and_eval"):
+        best_run.check_best_run(task, config)
+        if config.trainer.num_restarts or config.trainer.seeds:
+            restarts_lib.check_restarts(task, config, mode)
+    task.prepare(config, mode)  # its result is recomputed per run by `_run` (restarts: per seed)
+    try:
+        tf.io.gfile.makedirs(model_dir)
+    except (OSError, tf.errors.OpError) as error:
+        detail = getattr(error, "message", None) or str(error)
+        raise OSError(f"--model_dir={model_dir}: cannot create the output directory "
+                      f"({detail})") from None
 
 
 def _run(task, config, model_dir, mode, strategy, callback):

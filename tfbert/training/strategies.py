@@ -1,4 +1,5 @@
-"""Distribution strategies by name: TPU (through `TPUClusterResolver`), mirrored, multi-worker.
+"""Distribution strategies by name: TPU (connected by `tfbert.training.tpu`), mirrored,
+multi-worker.
 
 Example:
 
@@ -10,44 +11,21 @@ Example:
 import tensorflow as tf
 
 from tfbert.configs.experiment import STRATEGIES
+from tfbert.training.tpu import DEFAULT_TIMEOUT_S, connect_tpu
 
 
-def tpu_cluster_resolver(tpu, zone=None, project=None):
-    """The `TPUClusterResolver` of a TPU name or `grpc://host:port` address.
-
-    Args:
-        tpu: str. A Cloud TPU name (looked up through the Cloud TPU API), a
-            `grpc://host:8470` address, or `local` for a TPU VM.
-        zone: str or None. GCE zone of a named TPU.
-        project: str or None. GCP project of a named TPU.
-
-    Raises:
-        RuntimeError: the name cannot be resolved (no TPU of that name is
-            reachable from here); the message says what was tried.
-    """
-    if not tpu:
-        raise ValueError("--tpu: give a TPU name, a grpc://host:port address or 'local'")
-    try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-            tpu=tpu, zone=zone or None, project=project or None)
-        resolver.cluster_spec()  # a name is looked up here (Cloud TPU API), if not before
-        return resolver
-    except Exception as error:  # the resolver raises URLError, ValueError, HttpError, ...
-        raise RuntimeError(
-            f"--tpu={tpu}: no TPU of that name is reachable from this machine "
-            f"(zone={zone or 'auto'}, project={project or 'auto'}; {type(error).__name__}: "
-            f"{error}). On a TPU VM use --tpu=local; elsewhere give the TPU's name with "
-            f"--tpu_zone/--gcp_project, or its grpc://IP:8470 address.") from error
-
-
-def create_strategy(name="one_device", tpu=None, tpu_zone=None, gcp_project=None):
+def create_strategy(name="one_device", tpu=None, tpu_zone=None, gcp_project=None,
+                    tpu_timeout_s=DEFAULT_TIMEOUT_S):
     """A `tf.distribute.Strategy` by name.
 
     Args:
         name: str. `tpu`, `mirrored` (all local GPUs, else the CPU devices),
             `multi_worker_mirrored` (workers from `TF_CONFIG`) or
             `one_device` (the first GPU, else the CPU).
-        tpu, tpu_zone, gcp_project: str. For `tpu`; see `tpu_cluster_resolver`.
+        tpu, tpu_zone, gcp_project: str. For `tpu`; see `tfbert.training.tpu`.
+        tpu_timeout_s: float. For `tpu`: the bound on the whole connection, in
+            seconds; past it, or on a refused or silent address, an error names
+            the address (`tfbert.training.tpu.connect_tpu`).
 
     Returns:
         The strategy; its scope must hold model and optimizer creation.
@@ -55,11 +33,8 @@ def create_strategy(name="one_device", tpu=None, tpu_zone=None, gcp_project=None
     if name not in STRATEGIES:
         raise ValueError(f"--strategy={name!r}: expected one of {', '.join(STRATEGIES)}")
     if name == "tpu":
-        resolver = tpu_cluster_resolver(tpu, tpu_zone, gcp_project)
-        if tpu not in ("", "local"):
-            tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
+        return tf.distribute.TPUStrategy(
+            connect_tpu(tpu, tpu_zone, gcp_project, tpu_timeout_s))
     if name == "multi_worker_mirrored":
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")

@@ -79,7 +79,8 @@ class Trainer:
         self.model_dir = model_dir
         runtime = config.runtime
         self.strategy = strategy or create_strategy(
-            runtime.distribution_strategy, runtime.tpu, runtime.tpu_zone, runtime.gcp_project)
+            runtime.distribution_strategy, runtime.tpu, runtime.tpu_zone, runtime.gcp_project,
+            runtime.tpu_timeout_s)
         self.is_chief = is_chief(self.strategy)
         self._stop = threading.Event()
         self._check_batch_sizes()
