@@ -128,7 +128,11 @@ def check_before_connecting(task, config: ExperimentConfig, model_dir: str, mode
         best_run.check_best_run(task, config)
         if config.trainer.num_restarts or config.trainer.seeds:
             restarts_lib.check_restarts(task, config, mode)
-    task.prepare(config, mode)  # its result is recomputed per run by `_run` (restarts: per seed)
+    # Its result is recomputed per run by `_run` (restarts: per seed); a placeholder seed
+    # keeps a seedless run from drawing (and logging) a seed it would not use.
+    if config.runtime.seed is None:
+        config = experiment_lib.set_values(config, {"runtime.seed": 0}, "check")
+    task.prepare(config, mode)
     try:
         tf.io.gfile.makedirs(model_dir)
     except (OSError, tf.errors.OpError) as error:
