@@ -9,7 +9,8 @@ Profiles (env `HYPOTHESIS_PROFILE`):
 Every `@given` test is a target. The number of cases each one ran (generated,
 explicit `@example`s and shrinking steps alike: every call of the test body)
 is counted; with `TFBERT_FUZZ_REPORT=path` the counts are written there as
-JSON at the end of the session, `{"profile", "targets": {test id: cases}}`.
+JSON, `{"profile", "targets": {test id: cases}}`, at the end of the session and
+every 30 s while it runs.
 
 No case may hang: each one runs under an alarm (`CASE_SECONDS`), which turns a
 Python loop that never ends into a failure naming the case. Hypothesis's own
@@ -20,6 +21,7 @@ import collections
 import json
 import os
 import signal
+import time
 
 from hypothesis import HealthCheck, settings
 
@@ -55,9 +57,15 @@ def _on_alarm(signum, frame):
     raise CaseTimeoutError(f"a generated case ran for more than {CASE_SECONDS} s (a hang?)")
 
 
-def _counted(target, inner):
+_LAST_WRITE = [time.monotonic()]
+_CURRENT = ["?"]  # the node id of the test being run (parametrized cases apart)
+
+
+def _counted(inner):
     def run(*args, **kwargs):
-        CASES[target] += 1
+        CASES[_CURRENT[0]] += 1
+        if time.monotonic() - _LAST_WRITE[0] > 30:
+            write_report()  # a run stopped by `timeout` still leaves its counts
         previous = signal.signal(signal.SIGALRM, _on_alarm)
         signal.alarm(CASE_SECONDS)
         try:
@@ -69,18 +77,28 @@ def _counted(target, inner):
 
 
 def pytest_collection_modifyitems(items):
-    """Wraps the body of every Hypothesis test of this folder to count and bound its cases
-    (once per function: the parametrized cases of one test share its count)."""
+    """Wraps the body of every Hypothesis test of this folder (once per function) to
+    count and bound its cases."""
     for item in items:
         function = getattr(item, "function", None)
         handle = getattr(function, "hypothesis", None)
         if (handle is not None and "tests/fuzz/" in item.nodeid
                 and not getattr(function, "_tfbert_counted", False)):
-            handle.inner_test = _counted(item.nodeid.split("[")[0], handle.inner_test)
+            handle.inner_test = _counted(handle.inner_test)
             function._tfbert_counted = True
 
 
+def pytest_runtest_call(item):
+    _CURRENT[0] = item.nodeid
+
+
 def pytest_sessionfinish(session):
+    write_report()
+
+
+def write_report():
+    """Writes the counts so far to `$TFBERT_FUZZ_REPORT`, if set."""
+    _LAST_WRITE[0] = time.monotonic()
     path = os.environ.get("TFBERT_FUZZ_REPORT")
     if path and CASES:
         with open(path, "w", encoding="utf-8") as f:
