@@ -58,6 +58,13 @@ def signatures(exports, preprocessor, vocab_file, tmp_path_factory):
     return get
 
 
+@pytest.fixture
+def loaded(signatures, kind):
+    """The signatures of this test's kind, built before the first case (a build can
+    take longer than the per-case alarm on a busy machine)."""
+    return signatures(kind)
+
+
 def _call(signature, inputs):
     """The signature's outputs as numpy arrays, or None for an InvalidArgumentError."""
     try:
@@ -88,8 +95,8 @@ def _answers_the_same_twice(signature, inputs, batch):
 @pytest.mark.parametrize("kind", KINDS)
 @few
 @given(data=st.data())
-def test_text_signature_answers_any_strings(signatures, kind, data):
-    signature = signatures(kind)["serving_default"]
+def test_text_signature_answers_any_strings(loaded, kind, data):
+    signature = loaded["serving_default"]
     names = sorted(signature.structured_input_signature[1])
     batch = data.draw(text_batches)
     inputs = {names[0]: tf.constant(batch, tf.string)}
@@ -102,8 +109,8 @@ def test_text_signature_answers_any_strings(signatures, kind, data):
 @pytest.mark.parametrize("kind", ["classification", "pair_regression", "multilabel"])
 @few
 @given(data=st.data())
-def test_example_signature_answers_any_bytes(signatures, kind, data):
-    signature = signatures(kind)["serve_examples"]
+def test_example_signature_answers_any_bytes(loaded, kind, data):
+    signature = loaded["serve_examples"]
     keys = ("text_a", "text_b") if kind.startswith("pair") else ("text",)
     good = st.builds(lambda texts: text_example(**dict(zip(keys, texts, strict=True))),
                      st.lists(raw_texts(6), min_size=len(keys), max_size=len(keys)))
@@ -114,8 +121,8 @@ def test_example_signature_answers_any_bytes(signatures, kind, data):
 @pytest.mark.parametrize("kind", KINDS)
 @few
 @given(data=st.data())
-def test_token_id_signature_answers_any_ids(signatures, kind, data):
-    signature = signatures(kind).get("serve_token_ids")
+def test_token_id_signature_answers_any_ids(loaded, kind, data):
+    signature = loaded.get("serve_token_ids")
     if signature is None:
         pytest.skip(f"the {kind} export has no serve_token_ids")
     batch, length = data.draw(st.integers(0, 4)), data.draw(st.integers(1, 30))
