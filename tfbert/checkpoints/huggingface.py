@@ -7,6 +7,7 @@ Its `config.json` is read by `tfbert.configs.huggingface`.
 """
 
 import os
+import pickle
 
 from tfbert.checkpoints.variable_table import model_entries, relayout
 from tfbert.configs.huggingface import config_from_huggingface
@@ -32,7 +33,11 @@ def read_huggingface_weights(model_dir):
             raise ImportError(
                 f"{torch_file} is a PyTorch pickle and PyTorch is not installed; convert it "
                 "to model.safetensors (safe to load, no PyTorch needed) or install torch") from None
-        state = torch.load(torch_file, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(torch_file, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:  # a pickle that asks for more than tensors
+            raise ValueError(f"{torch_file}: refused to load: it holds more than tensors "
+                             f"(torch.load(weights_only=True) says: {str(e)[:300]})") from None
         weights = {k: v.float().numpy() if v.is_floating_point() else v.numpy()
                    for k, v in state.items()}
     else:

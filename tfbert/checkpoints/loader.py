@@ -160,7 +160,9 @@ def load_model(source, head=None, config=None, require_head=True):
     if source_kind(source) == "keras":
         import keras
 
-        return keras.saving.load_model(source)
+        # safe_mode: a Lambda layer's Python bytecode in the file is refused, not run,
+        # even where `keras.config.enable_unsafe_deserialization()` was called.
+        return keras.saving.load_model(source, safe_mode=True)
     model = BertEncoder(source_config(source, config))
     if head is not None:
         model = head(model)

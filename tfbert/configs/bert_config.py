@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from tfbert.configs import safe_yaml
+
 # Activation names a config may use, mapped to what tfbert computes. "gelu" in a
 # Google config is the tanh approximation; HuggingFace configs are mapped by the
 # HuggingFace importer (there "gelu" means the erf form, see
@@ -143,7 +145,7 @@ class BertConfig:
     def from_yaml_file(cls, path: str | os.PathLike) -> BertConfig:
         """Reads a YAML file holding the config, at the top or under `model:`."""
         with open(path, encoding="utf-8") as f:
-            values = yaml.safe_load(f)
+            values = safe_yaml.load(f, os.fspath(path))
         if isinstance(values, dict) and isinstance(values.get("model"), dict):
             values = values["model"]
         return cls.from_dict(values or {})

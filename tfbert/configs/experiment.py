@@ -23,6 +23,7 @@ import secrets
 import yaml
 from absl import logging
 
+from tfbert.configs import safe_yaml
 from tfbert.configs.official import official_configs_dir
 
 STRATEGIES = ("tpu", "mirrored", "multi_worker_mirrored", "one_device")
@@ -286,7 +287,7 @@ def load_yaml(config, path):
     """`config` with the YAML file at `path` merged in."""
     path = find_experiment_file(path)
     with open(path, encoding="utf-8") as f:
-        values = yaml.safe_load(f) or {}
+        values = safe_yaml.load(f, str(path)) or {}
     return _merge(config, values, str(path))
 
 
@@ -300,7 +301,7 @@ def parse_overrides(params_override):
     if not text:
         return {}
     if text.startswith("{"):
-        mapping = yaml.safe_load(text)
+        mapping = safe_yaml.load(text, "--params_override")
         if not isinstance(mapping, dict):
             raise ValueError(f"--params_override: {text!r} is not a mapping")
 
@@ -324,6 +325,9 @@ def _scalar(text):
     """A YAML scalar (`10`, `1e-4`, `true`), else the text itself (`*.tfrecord`, `a: b`)."""
     if not text:
         return ""
+    if text.lstrip().startswith("!"):  # a tag: never a plain scalar, never text to keep
+        safe_yaml.load(text, f"--params_override value {text!r}")
+        raise ValueError(f"--params_override value {text!r}: YAML tags are not allowed")
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:

@@ -17,12 +17,12 @@ Example:
 
 import contextlib
 import csv
-import json
+import io
 import os
 
 from absl import logging
 
-from tfbert.data import classification
+from tfbert.data import classification, text_files
 
 
 def read_classification_file(path, text_a="sentence", text_b=None, label="label",
@@ -76,23 +76,20 @@ def resolve_format(path, file_format=None):
 def open_rows(path, file_format):
     """`(rows, header)`: the `(line number, row)` pairs of a CSV/TSV/JSONL file,
     for `classification.read_rows`, and whether the first row is a header."""
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        if file_format == "jsonl":
-            yield _json_rows(f, path), False
-        else:
-            reader = (csv.reader(f) if file_format == "csv"
-                      else csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-            yield classification.numbered(reader), True
+    f = io.StringIO(text_files.read_text(path), newline="")
+    if file_format == "jsonl":
+        yield _json_rows(f, path), False
+    else:
+        reader = (csv.reader(f) if file_format == "csv"
+                  else csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+        yield classification.numbered(reader), True
 
 
 def _json_rows(f, path):
     for number, line in enumerate(f, start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+        row = text_files.loads_json(line, f"{path}:{number}")
         if not isinstance(row, dict):
             raise ValueError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
         yield number, row

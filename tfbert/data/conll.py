@@ -32,13 +32,14 @@ Example:
 """
 
 import dataclasses
+import io
 import itertools
 import os
 
 import numpy as np
 from absl import logging
 
-from tfbert.data import finetuning
+from tfbert.data import finetuning, text_files
 from tfbert.data.windows import max_context_windows, window_spans
 
 
@@ -183,7 +184,8 @@ def _read_sentences(path, scheme, label_names):
             for part in (words, tags, lines):
                 part.clear()
 
-    with open(path, encoding="utf-8") as f:
+    # Universal newlines, as `open()` reads text: \r and \r\n end lines too.
+    with io.StringIO(text_files.read_text(path), newline=None) as f:
         for number, line in enumerate(f, start=1):
             fields = line.split()
             if not fields:

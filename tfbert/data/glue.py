@@ -24,9 +24,10 @@ Example:
 
 import csv
 import dataclasses
+import io
 import os
 
-from tfbert.data import classification
+from tfbert.data import classification, text_files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +128,7 @@ def read_glue_file(task, path, labeled=True, skip_bad_lines=False):
     header = spec.header or not labeled
     columns = (spec.test_text_a if not spec.header and not labeled else spec.text_a,
                spec.text_b, spec.label if labeled else None)
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = classification.numbered(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-        return classification.read_rows(rows, path, header, columns, spec.label_names,
-                                         skip_bad_lines)
+    f = io.StringIO(text_files.read_text(path), newline="")
+    rows = classification.numbered(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return classification.read_rows(rows, path, header, columns, spec.label_names,
+                                     skip_bad_lines)

@@ -30,7 +30,7 @@ import os
 
 from absl import logging
 
-from tfbert.data import classification
+from tfbert.data import classification, text_files
 from tfbert.data.classification_files import open_rows, resolve_format
 from tfbert.data.conll import read_conll
 
@@ -109,10 +109,7 @@ def split_labels(cell, separator="|"):
     """The label names of one list cell: a JSON list, or names split at `separator`."""
     text = cell.strip()
     if text.startswith("["):
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"label list {text!r} is not a valid JSON list ({e.msg})") from None
+        values = text_files.loads_json(text, f"label list {text[:80]!r}")
         if not isinstance(values, list):
             raise ValueError(f"label list {text!r} is not a JSON list")
         return [classification.label_string(v) for v in values]

@@ -17,6 +17,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from tfbert.data import text_files
+
 TOKENIZE_BATCH_LINES = 4096
 
 
@@ -48,16 +50,8 @@ def read_lines(path):
     Raises:
       ValueError: naming the file and line of invalid UTF-8.
     """
-    with tf.io.gfile.GFile(path, "rb") as f:
-        data = f.read()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise ValueError(
-            f"{path}, line {line}: not valid UTF-8 (byte {data[e.start]:#04x} at offset "
-            f"{e.start}); the corpus must be UTF-8 text") from None
-    lines = text.split("\n")
+    # The original reads the corpus with its byte-order mark, if any, as text.
+    lines = text_files.read_text(path, strip_bom=False).split("\n")
     if lines[-1] == "":
         lines.pop()
     return [line.strip() for line in lines]

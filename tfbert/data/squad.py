@@ -31,13 +31,12 @@ Example:
 """
 
 import dataclasses
-import json
 import os
 
 import numpy as np
 from absl import logging
 
-from tfbert.data import finetuning
+from tfbert.data import finetuning, text_files
 from tfbert.data.windows import max_context_windows, window_spans
 
 FIRST_UNIQUE_ID = 1000000000
@@ -90,15 +89,10 @@ class SquadData:
 def read_squad(path, is_training):
     """Reads a SQuAD v1.1 or v2.0 JSON file (see `parse_squad`)."""
     path = os.fspath(path)
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    text = text_files.read_text(path)
     if not text.strip():
         raise ValueError(f"{path} is empty.")
-    try:
-        dataset = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
-    return parse_squad(dataset, is_training, path)
+    return parse_squad(text_files.loads_json(text, path), is_training, path)
 
 
 def _answer_matches(context, text, start):
@@ -108,6 +102,30 @@ def _answer_matches(context, text, start):
         return False
     found = context[start:start + len(text)]
     return found == text or " ".join(found.split()) == " ".join(text.split())
+
+
+_JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integer",
+               float: "a number", bool: "true or false", type(None): "null"}
+_REQUIRED = object()
+
+
+def _get(node, key, kinds, where, default=_REQUIRED):
+    """`node[key]`, checked to be of `kinds`; a ValueError naming `where` otherwise
+    (and when `node` is not an object, or lacks a key that has no default)."""
+    if not isinstance(node, dict):
+        raise ValueError(f"{where}: expected an object, got {_JSON_TYPES[type(node)]}.")
+    if key not in node:
+        if default is _REQUIRED:
+            raise ValueError(f"{where}: no {key!r} in {str(node)[:200]}")
+        return default
+    value = node[key]
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    # JSON true/false are Python ints too; an integer field does not take them.
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        names = " or ".join(_JSON_TYPES[k] for k in kinds)
+        raise ValueError(f"{where}.{key} must be {names}, not {_JSON_TYPES[type(value)]}: "
+                         f"{str(value)[:80]}")
+    return value
 
 
 def parse_squad(dataset, is_training, path=None):
@@ -129,25 +147,26 @@ def parse_squad(dataset, is_training, path=None):
         raise ValueError(f"{where}: not SQuAD JSON (expected an object with a 'data' list).")
     examples, skipped = [], []
     for article_index, article in enumerate(dataset["data"]):
-        title = article.get("title", f"article {article_index}")
-        for paragraph in article.get("paragraphs", ()):
-            if "context" not in paragraph:
-                raise ValueError(f"{where}: a paragraph of {title!r} has no 'context'.")
-            context = paragraph["context"]
-            for qa in paragraph.get("qas", ()):
-                for key in ("id", "question"):
-                    if key not in qa:
-                        raise ValueError(f"{where}: a question in {title!r} has no {key!r}: "
-                                         f"{str(qa)[:200]}")
-                qid = qa["id"]
-                impossible = bool(qa.get("is_impossible", False))
-                answers = qa.get("answers", [])
+        at = f"{where}: data[{article_index}]"
+        title = _get(article, "title", str, at, f"article {article_index}")
+        for p, paragraph in enumerate(_get(article, "paragraphs", list, at, [])):
+            at_p = f"{at}.paragraphs[{p}]"
+            context = _get(paragraph, "context", str, at_p)
+            for q, qa in enumerate(_get(paragraph, "qas", list, at_p, [])):
+                at_q = f"{at_p}.qas[{q}]"
+                qid = str(_get(qa, "id", (str, int), at_q))
+                question = _get(qa, "question", str, at_q)
+                impossible = bool(_get(qa, "is_impossible", (bool, int), at_q, False))
+                answers = _get(qa, "answers", list, at_q, [])
+                answer_texts = tuple(_get(a, "text", str, f"{at_q}.answers[{i}]", "")
+                                     for i, a in enumerate(answers))
                 text = start = None
                 if is_training and not impossible and not answers:
                     raise ValueError(f"{where}: question {qid} has no answers and is not "
                                      "marked is_impossible.")
                 if answers and not impossible:
-                    text, start = answers[0].get("text"), answers[0].get("answer_start")
+                    text = _get(answers[0], "text", str, f"{at_q}.answers[0]", None)
+                    start = _get(answers[0], "answer_start", int, f"{at_q}.answers[0]", None)
                     if text is None or not _answer_matches(context, text, start):
                         skipped.append(f"{where}: question {qid}: answer {text!r} not found at "
                                        f"offset {start} (context there: "
@@ -155,9 +174,8 @@ def parse_squad(dataset, is_training, path=None):
                         if is_training:
                             continue
                         text = start = None
-                examples.append(SquadExample(
-                    qid, qa["question"], context, text, start, impossible,
-                    tuple(a.get("text", "") for a in answers), title))
+                examples.append(SquadExample(qid, question, context, text, start, impossible,
+                                             answer_texts, title))
     if not examples:
         raise ValueError(f"{where} has no questions" + (
             f" ({len(skipped)} skipped for bad answer offsets)." if skipped else "."))

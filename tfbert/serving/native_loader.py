@@ -180,7 +180,9 @@ class NativeSavedModel:
                 output_keys = self._write_requests(f, requests)
             result = subprocess.run(
                 [str(self.binary), self.export_dir, request_file, response_file,
-                 *self.op_libraries], capture_output=True, text=True, timeout=timeout)
+                 *self.op_libraries], capture_output=True, encoding="utf-8",
+                # TF's error messages quote the request's bytes, which need not be UTF-8.
+                errors="backslashreplace", timeout=timeout)
             if result.returncode:
                 raise NativeLoadError(_error_message(result))
             responses = []

@@ -28,10 +28,10 @@ import importlib
 import importlib.metadata
 import os
 
-import yaml
 from absl import logging
 
 from tfbert.configs import experiment as experiment_lib
+from tfbert.configs import safe_yaml
 from tfbert.configs.experiment import ExperimentConfig
 
 # The modules of the built-in tasks, imported on the first look-up.
@@ -125,8 +125,9 @@ def _raw_task_name(config_files, params_override):
     """`task.task` as the YAML files and overrides give it (the last one wins), or None."""
     name = None
     for path in config_files or ():
-        with open(experiment_lib.find_experiment_file(path), encoding="utf-8") as f:
-            values = yaml.safe_load(f) or {}
+        found = experiment_lib.find_experiment_file(path)
+        with open(found, encoding="utf-8") as f:
+            values = safe_yaml.load(f, str(found)) or {}
         name = ((values.get("task") or {}).get("task")) or name
     return experiment_lib.parse_overrides(params_override).get("task.task", name)
 
