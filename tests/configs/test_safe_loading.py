@@ -17,7 +17,7 @@ import re
 import pytest
 
 import tfbert
-from tfbert.configs import experiment as experiment_lib
+from tfbert.configs import overrides
 from tfbert.tasks import registry
 
 TFBERT = pathlib.Path(tfbert.__file__).parent
@@ -48,7 +48,7 @@ def test_experiment_config_file(tmp_path, marker):
                                   "trainer.train_steps=!!python/name:os.system"])
 def test_params_override(marker, form):
     with pytest.raises(ValueError, match=r"--params_override.*(YAML tag|not allowed)"):
-        experiment_lib.parse_overrides(form.format(_payload(marker)))
+        overrides.parse_overrides(form.format(_payload(marker)))
 
 
 def test_bert_config_yaml(tmp_path, marker):

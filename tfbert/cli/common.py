@@ -19,7 +19,8 @@ import sys
 import tensorflow as tf
 from absl import app, flags, logging
 
-from tfbert.configs.experiment import OPTIMIZERS, STRATEGIES, parse_overrides, set_values
+from tfbert.configs.experiment import OPTIMIZERS, STRATEGIES, set_values
+from tfbert.configs.overrides import parse_overrides
 
 # Errors a user can cause with flags, files or data; anything else is a bug and keeps
 # its traceback.

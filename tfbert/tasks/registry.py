@@ -33,6 +33,7 @@ from absl import logging
 from tfbert.configs import experiment as experiment_lib
 from tfbert.configs import safe_yaml
 from tfbert.configs.experiment import ExperimentConfig
+from tfbert.configs.overrides import parse_overrides
 
 # The modules of the built-in tasks, imported on the first look-up.
 BUILTIN_TASK_MODULES = (
@@ -129,7 +130,7 @@ def _raw_task_name(config_files, params_override):
         with open(found, encoding="utf-8") as f:
             values = safe_yaml.load(f, str(found)) or {}
         name = ((values.get("task") or {}).get("task")) or name
-    return experiment_lib.parse_overrides(params_override).get("task.task", name)
+    return parse_overrides(params_override).get("task.task", name)
 
 
 def load_config(task=None, config_files=(), params_override="") -> ExperimentConfig:
