@@ -146,3 +146,18 @@ def test_tpu_resolution_by_address_and_clear_error_when_unreachable():
         strategies.create_strategy("tpu", tpu="no-such-tpu")
     with pytest.raises(ValueError, match=r"--strategy='gpu'"):
         strategies.create_strategy("gpu")
+
+
+def test_fault_flags_set_their_config_keys():
+    config, _, _ = _resolve(**ORIGINAL)
+    assert config.trainer.max_nonfinite_steps == 10
+    assert not config.task.train_data.skip_corrupt_records
+    config, _, _ = _resolve(**ORIGINAL, skip_corrupt_records=True, max_nonfinite_steps=3)
+    assert config.trainer.max_nonfinite_steps == 3
+    assert config.task.train_data.skip_corrupt_records
+    assert config.task.validation_data.skip_corrupt_records
+    with pytest.raises(ValueError, match=r"conflicting values for trainer\.max_nonfinite_steps"):
+        _resolve(**ORIGINAL, max_nonfinite_steps=3,
+                 params_override="trainer.max_nonfinite_steps=5")
+    with pytest.raises(ValueError, match=r"trainer\.max_nonfinite_steps must be 0 or more"):
+        _resolve(**ORIGINAL, max_nonfinite_steps=-1)

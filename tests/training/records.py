@@ -6,6 +6,8 @@ math on every strategy, resuming, bad input). Learning is tested on records
 made from real text with `tfbert.data.create_pretraining_data`.
 """
 
+import pathlib
+
 import numpy as np
 import tensorflow as tf
 
@@ -87,3 +89,41 @@ def wikitext_records(shared_data, vocab_file, output_path, max_seq_length=128,
         [str(shared_data / "text" / "wikitext2_valid_pretrain_format.txt")], [str(output_path)],
         vocab, tokenize, options)
     return str(output_path), stats.instances
+
+
+def write_with_tfbert(path, records):
+    """Writes serialized records with tfbert's own writer; returns `path` as a str."""
+    from tfbert.data.pretraining_records import RecordFilesWriter
+
+    with RecordFilesWriter([str(path)]) as writer:
+        for record in records:
+            writer.write(record)
+    return str(path)
+
+
+def nan_weight_records(num_good, num_nan, seed=0, **kwargs):
+    """`num_good` records, then `num_nan` whose first `masked_lm_weights` is NaN: a
+    masked-LM loss over them is NaN, as with real data gone bad."""
+    rng = np.random.default_rng(seed)
+    records = [make_example(rng, 16, 4, 120, **kwargs) for _ in range(num_good + num_nan)]
+    for i in range(num_good, len(records)):
+        example = tf.train.Example.FromString(records[i])
+        example.features.feature["masked_lm_weights"].float_list.value[0] = float("nan")
+        records[i] = example.SerializeToString()
+    return records
+
+
+def record_offsets(path):
+    """The byte offset of each record of an uncompressed TFRecord file."""
+    data, offsets, offset = pathlib.Path(path).read_bytes(), [], 0
+    while offset < len(data):
+        offsets.append(offset)
+        offset += 16 + int.from_bytes(data[offset:offset + 8], "little")
+    return offsets
+
+
+def flip_byte(path, offset):
+    """Flips the bits of one byte of a file (a checksum will not match)."""
+    data = bytearray(pathlib.Path(path).read_bytes())
+    data[offset] ^= 0xFF
+    pathlib.Path(path).write_bytes(bytes(data))

@@ -64,8 +64,8 @@ def test_full_train_step_compiles_with_xla(records, tmp_path):
     step = tf.function(trainer._replica_train_step, jit_compile=True)
     hlo = step.experimental_get_compiler_ir(features)(stage="hlo")
     assert "HloModule" in hlo and "dot(" in hlo
-    stats, grad_norm = step(features)
-    assert np.isfinite(float(stats["loss"])) and float(grad_norm) > 0
+    stats, grad_norm, skipped = step(features)
+    assert np.isfinite(float(stats["loss"])) and float(grad_norm) > 0 and float(skipped) == 0
     assert int(trainer.optimizer.iterations.numpy()) == 1
     assert any(not np.array_equal(a, b) for a, b in zip(before, _weights(trainer.model),
                                                        strict=True))

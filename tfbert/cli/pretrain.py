@@ -24,6 +24,8 @@ error that names both. The run itself is `tfbert.training.run_experiment`.
 """
 
 
+from absl import flags
+
 from tfbert.cli import common
 from tfbert.configs.experiment import set_values
 
@@ -41,6 +43,13 @@ ORIGINAL_TO_CONFIG = {
     "max_eval_steps": ("trainer.validation_steps",),
 }
 
+# Flags for faults during training (docs/pretraining.md) -> the config keys they set.
+FAULT_TO_CONFIG = {
+    "skip_corrupt_records": ("task.train_data.skip_corrupt_records",
+                             "task.validation_data.skip_corrupt_records"),
+    "max_nonfinite_steps": ("trainer.max_nonfinite_steps",),
+}
+
 
 def define_flags():
     """The flags of `tfbert_pretrain` (see the module doc)."""
@@ -52,6 +61,12 @@ def define_flags():
                "max_seq_length": "Sequence length of the TFRecords."})
     common.define_experiment_flags("pretraining", "The task: pretraining (fine-tune the other "
                                    "registered tasks with tfbert_finetune).", MODES)
+    flags.DEFINE_bool("skip_corrupt_records", False, "Read a TFRecord file with a corrupt or "
+                      "truncated record up to it and skip the rest (logged, counted in the "
+                      "summaries); default: such a record is an error naming file and offset.")
+    flags.DEFINE_integer("max_nonfinite_steps", 10, "Stop after this many steps in a row with "
+                         "a NaN or Inf loss or gradient norm (those steps are not applied; the "
+                         "last checkpoint is kept); 0: never stop.")
 
 
 def resolve(values, present):
@@ -78,7 +93,8 @@ def resolve(values, present):
                          "fine-tune other tasks with tfbert_finetune")
     config = load_config(values["task"], values["config_file"], values["params_override"])
     config = set_values(config, common.original_flag_changes(
-        ORIGINAL_TO_CONFIG, values, present, values["params_override"]), "flags")
+        {**ORIGINAL_TO_CONFIG, **FAULT_TO_CONFIG}, values, present, values["params_override"]),
+        "flags")
     model_dir = common.model_dir(values, present)
     config = common.resolve_runtime(config, values, present)
 

@@ -53,6 +53,11 @@ class DataConfig:
             order): "batch", or "max_seq_length" for token-level tasks (tagging,
             SQuAD). On a TPU every batch is "max_seq_length". See
             `tfbert.data.finetuning`.
+        skip_corrupt_records: bool. Pre-training TFRecords: read a file with a
+            corrupt or truncated record up to it and skip the rest, logged and
+            counted (summaries `data/corrupt_files`, `data/skipped_records`);
+            False: such a record stops the run with an error naming the file
+            and byte offset.
     """
 
     input_path: str = ""
@@ -63,6 +68,7 @@ class DataConfig:
     shuffle_buffer_size: int = 100
     seed: int | None = None
     padding: str = "auto"
+    skip_corrupt_records: bool = False
 
 
 @dataclasses.dataclass
@@ -154,6 +160,10 @@ class TrainerConfig:
             `<model_dir>/best/` with a table of all (`restarts.tsv`); 0: one run
             in `model_dir`. See `tfbert.training.restarts`.
         seeds: list of int. The runs' seeds (default: 1 to `num_restarts`).
+        max_nonfinite_steps: int. A step whose loss or gradient norm is NaN or
+            Inf changes nothing (weights, optimizer state); after this many
+            such steps in a row the run stops with an error, its last
+            checkpoint intact (0: never stop). See `tfbert.training.nonfinite`.
     """
 
     train_steps: int = 100000
@@ -169,6 +179,7 @@ class TrainerConfig:
     early_stopping_patience: int = 0
     num_restarts: int = 0
     seeds: list = dataclasses.field(default_factory=list)
+    max_nonfinite_steps: int = 10
 
 
 @dataclasses.dataclass
@@ -228,7 +239,7 @@ class ExperimentConfig:
                     "validation_steps", "gradient_accumulation_steps"):
             checks.append((getattr(self.trainer, key) > 0, f"trainer.{key}", "positive"))
         checks.append((self.runtime.tpu_timeout_s > 0, "runtime.tpu_timeout_s", "positive"))
-        for key in ("early_stopping_patience", "num_restarts"):
+        for key in ("early_stopping_patience", "num_restarts", "max_nonfinite_steps"):
             checks.append((getattr(self.trainer, key) >= 0, f"trainer.{key}", "0 or more"))
         checks.append((self.trainer.eval_every_steps is None or self.trainer.eval_every_steps > 0,
                        "trainer.eval_every_steps", "positive (or null: each epoch)"))

@@ -8,15 +8,11 @@ worker processes, writes the records, and logs progress and counts. With
 `num_workers=N > 1` the shuffled documents are dealt into N shards, each
 worker process runs the same algorithm on its shard with its own seed
 (random next segments come from the same shard), and the records of the
-workers are interleaved: deterministic for a given seed and N.
-
-Example:
-
->>> worker_seed(12345, 0, 4)
-'tfbert:12345:0/4'
+workers are interleaved: deterministic for a given seed and N. The
+workers are spawned processes, watched by this one: a worker that dies or
+hangs is an error naming it, not a hang (`tfbert.data.instance_workers`).
 """
 
-import multiprocessing
 import os
 import random
 import time
@@ -24,26 +20,13 @@ import time
 from absl import logging
 
 from tfbert.data import pretraining_corpus, pretraining_records
+from tfbert.data.instance_workers import run_workers
 from tfbert.data.pretraining_instances import (
     PretrainingDataStats,
     Vocab,
     create_shuffled_records,
     shuffle,
 )
-
-# Worker processes get their shard through these (fork start method).
-_SHARDS = None
-
-
-def _worker(args):
-    shard_index, vocab, options, seed, progress_seconds = args
-    return create_shuffled_records(_SHARDS[shard_index], vocab, options, seed,
-                                   _Progress(progress_seconds, f"worker {shard_index}: "))
-
-
-def worker_seed(random_seed, shard_index, num_workers):
-    """The seed of one worker: a function of the flags only."""
-    return f"tfbert:{random_seed}:{shard_index}/{num_workers}"
 
 
 class _Progress:
@@ -61,7 +44,7 @@ class _Progress:
                          num_records / (now - self.start))
 
 
-def create_records(documents, vocab, options, progress_seconds=10.0):
+def create_records(documents, vocab, options, progress_seconds=10.0, stall_seconds=600.0):
     """Shuffles the documents and creates the records, on one or more workers.
 
     Args:
@@ -69,11 +52,14 @@ def create_records(documents, vocab, options, progress_seconds=10.0):
       vocab: a `Vocab`.
       options: `PretrainingDataOptions`.
       progress_seconds: log progress at most this often.
+      stall_seconds: a worker silent this long is taken as hung (an error).
 
     Returns:
       `(records, stats)`: serialized records in output order, `PretrainingDataStats`.
+
+    Raises:
+      RuntimeError: a worker died, hung or failed (the message names it).
     """
-    global _SHARDS
     rng = random.Random(options.random_seed)
     documents = list(documents)
     shuffle(documents, rng)
@@ -81,18 +67,8 @@ def create_records(documents, vocab, options, progress_seconds=10.0):
     if num_workers <= 1:
         return create_shuffled_records(documents, vocab, options, rng,
                                        _Progress(progress_seconds))
-
-    _SHARDS = [documents[k::num_workers] for k in range(num_workers)]
-    try:
-        jobs = [(k, vocab, options, worker_seed(options.random_seed, k, options.num_workers),
-                 progress_seconds) for k in range(num_workers)]
-        # fork: the shards reach the workers without pickling; the workers run
-        # no TensorFlow, only Python. This process does shard 0 meanwhile.
-        with multiprocessing.get_context("fork").Pool(num_workers - 1) as pool:
-            others = pool.map_async(_worker, jobs[1:], chunksize=1)
-            results = [_worker(jobs[0]), *others.get()]
-    finally:
-        _SHARDS = None
+    shards = [documents[k::num_workers] for k in range(num_workers)]
+    results = run_workers(shards, vocab, options, progress_seconds, stall_seconds)
     stats = PretrainingDataStats()
     for _, shard_stats in results:
         stats.add(shard_stats)
@@ -111,7 +87,8 @@ def default_num_workers():
 
 
 def create_pretraining_data(input_files, output_files, vocab_tokens, tokenize, options,
-                            vocab_name="the vocabulary", progress_seconds=10.0):
+                            vocab_name="the vocabulary", progress_seconds=10.0,
+                            stall_seconds=600.0):
     """Corpus files in, pre-training TFRecord files out (the whole program).
 
     Args:
@@ -125,6 +102,7 @@ def create_pretraining_data(input_files, output_files, vocab_tokens, tokenize, o
       options: `PretrainingDataOptions`.
       vocab_name: how error messages name the vocab.
       progress_seconds: log progress at most this often.
+      stall_seconds: a worker process silent this long is taken as hung.
 
     Returns:
       `PretrainingDataStats`.
@@ -132,6 +110,8 @@ def create_pretraining_data(input_files, output_files, vocab_tokens, tokenize, o
     Raises:
       ValueError: bad options, vocab or input (the message names the flag,
         file and line); no output file is left behind.
+      RuntimeError: a worker process died, hung or failed (the message
+        names it); no output file is written.
     """
     start = time.time()
     options.validate()
@@ -148,7 +128,8 @@ def create_pretraining_data(input_files, output_files, vocab_tokens, tokenize, o
             documents[0].num_sentences)
     logging.info("read %d documents from %d lines in %.1f s", len(documents), num_lines,
                  time.time() - start)
-    records, stats = create_records(documents, vocab, options, progress_seconds)
+    records, stats = create_records(documents, vocab, options, progress_seconds,
+                                    stall_seconds)
     with pretraining_records.RecordFilesWriter(output_files, options.gzip) as writer:
         for record in records:
             writer.write(record)

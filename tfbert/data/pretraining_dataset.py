@@ -10,12 +10,16 @@ take no int64) and every shape static (`drop_remainder=True`).
 
 Files are checked before any training starts: an empty glob, a file without
 records, a missing feature or a feature of the wrong length or type is a
-`ValueError` that says which file, feature and length.
+`ValueError` that says which file, feature and length. A file damaged
+further in (a corrupt or truncated record) stops the run with an error
+naming it and the byte offset, or with `skip_corrupt_records` is read up to
+the damage (`tfbert.data.tfrecord_faults`).
 """
 
 import tensorflow as tf
 
 from tfbert.data.features import PRETRAINING_FEATURES, pretraining_feature_spec
+from tfbert.data.tfrecord_faults import locate_data_loss, readable_records, skip_counts
 
 # Records read per file by `check_pretraining_files` (the first ones).
 _RECORDS_CHECKED = 1
@@ -133,6 +137,20 @@ def check_pretraining_files(files, max_seq_length, max_predictions_per_seq):
     return bool(use_v2), compression
 
 
+def explain_data_loss(input_patterns, error, source="input_file"):
+    """The `CorruptTFRecordError` (a ValueError naming the file and byte offset) behind
+    a `tf.errors.DataLossError` that reading `input_patterns` raised."""
+    files = expand_input_files(input_patterns, source)
+    return locate_data_loss(files, compression_type(files[0]), error)
+
+
+def skipped_record_counts(input_patterns, source="input_file"):
+    """`{"data/corrupt_files": n, "data/skipped_records": n}` of the files that
+    `skip_corrupt_records` reads only up to their damage (scans are cached)."""
+    files = expand_input_files(input_patterns, source)
+    return {f"data/{k}": v for k, v in skip_counts(files, compression_type(files[0])).items()}
+
+
 def _to_model_features(record, use_v2):
     """Renames to the model's input names, casts int64 to int32, flattens the label."""
     features = {}
@@ -148,7 +166,7 @@ def _to_model_features(record, use_v2):
 def pretraining_dataset(input_patterns, max_seq_length, max_predictions_per_seq,
                         global_batch_size, is_training=True, input_context=None,
                         shuffle=None, shuffle_buffer_size=100, seed=None,
-                        source="input_file"):
+                        source="input_file", skip_corrupt_records=False):
     """A `tf.data.Dataset` of pre-training batches from TFRecord files.
 
     As the original `run_pretraining.py`: for training, the file list is
@@ -171,6 +189,10 @@ def pretraining_dataset(input_patterns, max_seq_length, max_predictions_per_seq,
         shuffle_buffer_size: int. Records in the shuffle buffer.
         seed: int or None. Seed of the shuffles.
         source: str. Name of the flag or config key, used in error messages.
+        skip_corrupt_records: bool. Scan every file first and read a damaged
+            one only up to its last good record (logged; see
+            `tfbert.data.tfrecord_faults`). False: a damaged record is a
+            `DataLossError` when it is reached.
 
     Returns:
         A repeated `tf.data.Dataset` of dicts of `[batch, ...]` tensors.
@@ -193,6 +215,15 @@ def pretraining_dataset(input_patterns, max_seq_length, max_predictions_per_seq,
     files = expand_input_files(input_patterns, source)
     use_v2, compression = check_pretraining_files(files, max_seq_length, max_predictions_per_seq)
     read = lambda path: tf.data.TFRecordDataset(path, compression)  # noqa: E731
+    slices = files
+    if skip_corrupt_records:
+        damaged = readable_records(files, compression, source)
+        if damaged and not any(damaged.get(path, 1) for path in files):
+            raise ValueError(f"{source}: every file is damaged before its first record")
+        # take(-1) reads a whole file; a damaged one ends before its damage.
+        slices = (files, tf.constant([damaged.get(path, -1) for path in files], tf.int64))
+        read = lambda path, limit: tf.data.TFRecordDataset(  # noqa: E731
+            path, compression).take(limit)
     if shuffle is None:
         shuffle = is_training
     batch_size = global_batch_size
@@ -202,7 +233,7 @@ def pretraining_dataset(input_patterns, max_seq_length, max_predictions_per_seq,
         pipelines, pipeline_id = input_context.num_input_pipelines, input_context.input_pipeline_id
 
     shard_files = pipelines > 1 and len(files) >= pipelines
-    dataset = tf.data.Dataset.from_tensor_slices(files)
+    dataset = tf.data.Dataset.from_tensor_slices(slices)
     if shard_files:
         dataset = dataset.shard(pipelines, pipeline_id)
     if shuffle:

@@ -122,7 +122,7 @@ class PretrainingTask(Task):
             data_config.max_predictions_per_seq, data_config.global_batch_size,
             is_training=is_training, input_context=input_context, shuffle=data_config.shuffle,
             shuffle_buffer_size=data_config.shuffle_buffer_size, seed=data_config.seed,
-            source=self.source)
+            source=self.source, skip_corrupt_records=data_config.skip_corrupt_records)
 
     def loss_denominators(self, features):
         weights = features["masked_lm_weights"]

@@ -63,3 +63,32 @@ def xla_by_default(devices=None):
     if devices is None:
         devices = [d.name for d in tf.config.list_logical_devices()]
     return not all(tf.DeviceSpec.from_string(d).device_type == "CPU" for d in devices)
+
+
+def use_xla(strategy, jit_compile=None):
+    """`runtime.jit_compile`; None: XLA unless every device of `strategy` is a CPU."""
+    if jit_compile is not None:
+        return jit_compile
+    try:
+        devices = strategy.extended.worker_devices
+    except RuntimeError:  # the default strategy: the first GPU if any, else the CPU
+        devices = None
+    return xla_by_default(devices)
+
+
+def check_batch_sizes(strategy, config):
+    """Raises ValueError for batches that the replicas (and micro-batches) cannot split."""
+    replicas = strategy.num_replicas_in_sync
+    accumulation = config.trainer.gradient_accumulation_steps
+    for part, flag in (("train_data", "train_batch_size"), ("validation_data",
+                                                            "eval_batch_size")):
+        batch = getattr(config.task, part).global_batch_size
+        if batch % replicas:
+            raise ValueError(
+                f"--{flag} (task.{part}.global_batch_size) = {batch} is not divisible by "
+                f"the {replicas} replicas of the {type(strategy).__name__}")
+    per_replica = config.task.train_data.global_batch_size // replicas
+    if per_replica % accumulation:
+        raise ValueError(
+            f"the per-replica batch {per_replica} is not divisible by "
+            f"trainer.gradient_accumulation_steps = {accumulation}")

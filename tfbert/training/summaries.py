@@ -10,6 +10,7 @@ Example:
 """
 
 import tensorflow as tf
+from absl import logging
 from tensorflow.core.framework import summary_pb2
 
 _SCALAR_METADATA = summary_pb2.SummaryMetadata(
@@ -23,6 +24,12 @@ def write_scalars(writer, values, step):
             tf.summary.write(tag, tf.constant(float(value), tf.float32), step=step,
                              metadata=_SCALAR_METADATA)
     writer.flush()
+
+
+def log_scalars(mode, step, total, logs):
+    """Logs `{name: float}` as one line: `<mode> step <step>/<total> | name value | ...`."""
+    parts = [f"{k} {v:.4g}" for k, v in logs.items() if k != "global_step"]
+    logging.info("%s step %d/%d | %s", mode, step, total, " | ".join(parts))
 
 
 def read_scalars(directory):

@@ -14,7 +14,10 @@ XLA's CPU backend: see `runtime.jit_compile`.) The step:
 2. runs `gradient_accumulation_steps` micro-batches and sums their gradients
    (the same gradient as the whole batch, with less memory);
 3. sums gradients over replicas once, clips them by their global norm (the
-   norm it logs) and applies the optimizer.
+   norm it logs) and applies the optimizer, unless the loss or that norm is
+   NaN or Inf (`tfbert.training.nonfinite`: such a step changes nothing, is
+   counted, and too many in a row stop the run). A corrupt TFRecord is an
+   error naming the file and byte offset (`tfbert.data.tfrecord_faults`).
 
 Checkpoints (`tfbert.training.checkpointing`) are saved every
 `checkpoint_interval` steps (loops end on those steps) and on SIGTERM; a run
@@ -36,19 +39,20 @@ from absl import logging
 
 from tfbert.checkpoints.restore import training_checkpoint
 from tfbert.configs.experiment import ExperimentConfig
+from tfbert.data.pretraining_dataset import explain_data_loss, skipped_record_counts
 from tfbert.data.result_files import write_eval_results
 from tfbert.tasks.base import Task
 from tfbert.training.checkpointing import checkpoint_manager
-from tfbert.training.optimizers import create_optimizer
-from tfbert.training.strategies import create_strategy, is_chief, xla_by_default
-from tfbert.training.summaries import write_scalars
-from tfbert.training.sums import (
-    LOSS_EPSILON,
-    model_inputs,
-    replica_stats,
-    split_batch,
-    summarize,
+from tfbert.training.nonfinite import (
+    apply_if_finite,
+    check_nonfinite_run,
+    loop_logs,
+    step_is_finite,
 )
+from tfbert.training.optimizers import create_optimizer
+from tfbert.training.strategies import check_batch_sizes, create_strategy, is_chief, use_xla
+from tfbert.training.summaries import log_scalars, write_scalars
+from tfbert.training.sums import LOSS_EPSILON, model_inputs, replica_stats, split_batch, summarize
 
 _SUM = tf.distribute.ReduceOp.SUM
 
@@ -83,8 +87,7 @@ class Trainer:
             runtime.tpu_timeout_s)
         self.is_chief = is_chief(self.strategy)
         self._stop = threading.Event()
-        self._check_batch_sizes()
-
+        check_batch_sizes(self.strategy, config)
         if runtime.seed is not None:
             keras.utils.set_random_seed(runtime.seed)
         previous_policy = keras.config.dtype_policy()
@@ -100,6 +103,12 @@ class Trainer:
                 self.global_step = tf.Variable(
                     0, dtype=tf.int64, trainable=False, name="global_step",
                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+                # Non-finite steps skipped in this process, in all and in a row (not
+                # checkpointed: a resumed run starts its count afresh).
+                self.nonfinite_steps, self._nonfinite_run = (tf.Variable(
+                    0, dtype=tf.int64, trainable=False, name=name,
+                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+                    for name in ("nonfinite_steps", "nonfinite_run"))
         finally:
             keras.config.set_dtype_policy(previous_policy)
         self.checkpoint = training_checkpoint(self.model, self.optimizer)
@@ -112,7 +121,7 @@ class Trainer:
         # the forward and backward passes are compiled. Never nest the two compiled
         # functions: TF 2.21 then compiles the variables the inner one reads as
         # constants, and recompiles the step each time they change (every step).
-        self.jit_compile = self._use_xla()
+        self.jit_compile = use_xla(self.strategy, runtime.jit_compile)
         if self._single_device():
             self._forward_backward = self._forward_backward_fn
             self._train_step = tf.function(self._replica_train_step, jit_compile=self.jit_compile)
@@ -127,32 +136,6 @@ class Trainer:
         self._writers = {}
 
     # === Set-up ===
-
-    def _check_batch_sizes(self):
-        replicas = self.strategy.num_replicas_in_sync
-        accumulation = self.config.trainer.gradient_accumulation_steps
-        for part, flag in (("train_data", "train_batch_size"), ("validation_data",
-                                                                "eval_batch_size")):
-            batch = getattr(self.config.task, part).global_batch_size
-            if batch % replicas:
-                raise ValueError(
-                    f"--{flag} (task.{part}.global_batch_size) = {batch} is not divisible by "
-                    f"the {replicas} replicas of the {type(self.strategy).__name__}")
-        per_replica = self.config.task.train_data.global_batch_size // replicas
-        if per_replica % accumulation:
-            raise ValueError(
-                f"the per-replica batch {per_replica} is not divisible by "
-                f"trainer.gradient_accumulation_steps = {accumulation}")
-
-    def _use_xla(self):
-        """`runtime.jit_compile`; None: XLA unless every device of the strategy is a CPU."""
-        if self.config.runtime.jit_compile is not None:
-            return self.config.runtime.jit_compile
-        try:
-            devices = self.strategy.extended.worker_devices
-        except RuntimeError:  # the default strategy: the first GPU if any, else the CPU
-            devices = None
-        return xla_by_default(devices)
 
     def _single_device(self):
         return isinstance(self.strategy, tf.distribute.OneDeviceStrategy) or (
@@ -243,9 +226,12 @@ class Trainer:
         if clip_norm:
             gradients, _ = tf.clip_by_global_norm(gradients, clip_norm * loss_scale,
                                                   use_norm=scaled_norm)
-        self.optimizer.apply(gradients, self.model.trainable_variables)
+        stats = replica_stats(numerators, scales, metrics)
+        finite = step_is_finite(stats["loss"], scaled_norm, self.optimizer,
+                                self.strategy.num_replicas_in_sync)
+        apply_if_finite(self.optimizer, gradients, self.model.trainable_variables, finite)
         grad_norm = scaled_norm / loss_scale
-        return replica_stats(numerators, scales, metrics), grad_norm
+        return stats, grad_norm, tf.cast(tf.logical_not(finite), tf.float32)
 
     def _replica_eval_step(self, features):
         scales = self._loss_scales(features)
@@ -256,17 +242,28 @@ class Trainer:
         return tf.nest.map_structure(lambda t: self.strategy.reduce(_SUM, t, axis=None),
                                      per_replica)
 
+    def _loop_step(self, iterator):
+        """One step: its stats summed over replicas (zeros if skipped: a skipped step's
+        NaN must not make the loop's mean loss NaN), grad norm, 1.0 if skipped."""
+        stats, norm, bad = self.strategy.run(self._train_step, args=(next(iterator),))
+        bad = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, bad, axis=None)
+        stats = tf.nest.map_structure(lambda t: tf.where(bad > 0, tf.zeros_like(t), t),
+                                      self._reduce(stats))
+        return stats, self.strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None), bad
+
     def _train_loop_fn(self, iterator, num_steps):
-        """`num_steps` steps in one host call; returns summed stats and the last grad norm."""
-        stats, norm = self.strategy.run(self._train_step, args=(next(iterator),))
-        totals = self._reduce(stats)
-        grad_norm = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None)
+        """`num_steps` steps in one host call; returns the stats summed over the applied
+        steps, the last grad norm and the number of non-finite (skipped) steps."""
+        totals, grad_norm, skipped = self._loop_step(iterator)
+        run = tf.where(skipped > 0, tf.cast(self._nonfinite_run, tf.float32) + 1.0, 0.0)
         for _ in tf.range(num_steps - 1):
-            stats, norm = self.strategy.run(self._train_step, args=(next(iterator),))
-            totals = tf.nest.map_structure(tf.add, totals, self._reduce(stats))
-            grad_norm = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None)
+            stats, grad_norm, bad = self._loop_step(iterator)
+            totals = tf.nest.map_structure(tf.add, totals, stats)
+            skipped, run = skipped + bad, tf.where(bad > 0, run + 1.0, 0.0)
         self.global_step.assign_add(tf.cast(num_steps, tf.int64))
-        return totals, grad_norm
+        self.nonfinite_steps.assign_add(tf.cast(skipped, tf.int64))
+        self._nonfinite_run.assign(tf.cast(run, tf.int64))
+        return totals, grad_norm, skipped
 
     def _eval_loop_fn(self, iterator, num_steps):
         totals = self._reduce(self.strategy.run(self._replica_eval_step, args=(next(iterator),)))
@@ -301,9 +298,13 @@ class Trainer:
             self._train_iterator = iter(self._distributed_dataset(
                 self.config.task.train_data, is_training=True))
         start = time.perf_counter()
-        totals, grad_norm = self._train_loop(self._train_iterator,
-                                             tf.constant(num_steps, tf.int32))
-        logs = summarize(totals, num_steps)
+        try:
+            totals, grad_norm, skipped = self._train_loop(self._train_iterator,
+                                                          tf.constant(num_steps, tf.int32))
+        except tf.errors.DataLossError as error:  # a corrupt TFRecord: which file, where
+            raise explain_data_loss(self.config.task.train_data.input_path, error) from None
+        logs = loop_logs(totals, num_steps, int(skipped), self.step,
+                         int(self._nonfinite_run.numpy()))
         elapsed = time.perf_counter() - start
         batch = self.config.task.train_data.global_batch_size
         logs.update(learning_rate=self.learning_rate(), grad_norm=float(grad_norm),
@@ -328,6 +329,10 @@ class Trainer:
             self.restore_or_initialize()
         history = []
         writer = self._writer("train")
+        if self.config.task.train_data.skip_corrupt_records:  # counted once per run
+            counts = skipped_record_counts(self.config.task.train_data.input_path)
+            log_scalars("skipped corrupt TFRecords:", self.step, trainer.train_steps, counts)
+            write_scalars(writer, counts, self.step)
         every = callback_every or trainer.train_steps
         while self.step < trainer.train_steps and not self._stop.is_set():
             step = self.step
@@ -336,11 +341,15 @@ class Trainer:
                 trainer.checkpoint_interval - step % trainer.checkpoint_interval))
             step = self.step
             history.append((step, logs))
-            self._log("train", step, trainer.train_steps, logs)
+            log_scalars("train", step, trainer.train_steps, logs)
             write_scalars(writer, logs, step)
+            check_nonfinite_run(int(self._nonfinite_run.numpy()),
+                                trainer.max_nonfinite_steps, step, self.manager.latest_checkpoint)
             if callback:
                 callback(step, logs)
-            if step % trainer.checkpoint_interval == 0 or step == trainer.train_steps:
+            # No checkpoint during a run of skipped steps: the latest stays the last good one.
+            if (step % trainer.checkpoint_interval == 0 or step == trainer.train_steps) \
+                    and not int(self._nonfinite_run.numpy()):
                 self.save()
         if self._stop.is_set() and self.manager.latest_checkpoint != self._checkpoint_path():
             self.save()
@@ -368,9 +377,12 @@ class Trainer:
         steps = steps or self.config.trainer.validation_steps
         iterator = iter(self._distributed_dataset(self.config.task.validation_data,
                                                   is_training=False))
-        totals = self._eval_loop(iterator, tf.constant(steps, tf.int32))
+        try:
+            totals = self._eval_loop(iterator, tf.constant(steps, tf.int32))
+        except tf.errors.DataLossError as error:  # a corrupt TFRecord: which file, where
+            raise explain_data_loss(self.config.task.validation_data.input_path, error) from None
         results = self.task.eval_results(summarize(totals, steps), self.step)
-        self._log("eval", self.step, self.config.trainer.train_steps, results)
+        log_scalars("eval", self.step, self.config.trainer.train_steps, results)
         if self.is_chief and write_results:
             write_eval_results(os.path.join(self.model_dir, "eval_results.txt"), results)
             write_scalars(self._writer("eval"), results, self.step)
@@ -386,9 +398,3 @@ class Trainer:
             if self.step >= self.config.trainer.train_steps:
                 break
         return results
-
-    @staticmethod
-    def _log(mode, step, total, logs):
-        parts = [f"{k} {v:.4g}" for k, v in logs.items() if k != "global_step"]
-        logging.info("%s step %d/%d | %s", mode, step, total, " | ".join(parts))
-
