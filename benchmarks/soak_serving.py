@@ -120,8 +120,9 @@ def compare(outputs, expected):
 class Soak:
     """`callers` threads sending `total` requests drawn from `requests` to `server`."""
 
-    def __init__(self, server, requests, answers, total, callers=8, rss_every=1000, seed=0):
-        self.server, self.requests, self.answers = server, requests, answers
+    def __init__(self, server, requests, answers, total, callers=8, rss_every=1000, seed=0,
+                 log=print):
+        self.server, self.requests, self.answers, self.log = server, requests, answers, log
         self.total, self.callers, self.rss_every, self.seed = total, callers, rss_every, seed
         self.lock = threading.Lock()
         self.sent = 0
@@ -150,9 +151,14 @@ class Soak:
             elif not same:
                 self.wrong.append(None)
             self.done += 1
-            sample = self.done % self.rss_every == 0
+            done = self.done
+            sample = done % self.rss_every == 0
         if sample:
-            self.rss.append((self.done, self.server.rss_bytes()))
+            rss = self.server.rss_bytes()
+            self.rss.append((done, rss))
+            if done % max(self.total // 10, 1) < self.rss_every:  # about every tenth
+                self.log(f"  {done}/{self.total} answered, {len(self.wrong)} wrong, "
+                         f"RSS {rss / 2**20:.1f} MiB", flush=True)
 
     def _caller(self, number):
         from tfbert.serving.native_server import NativeRunError, NativeServerDiedError
@@ -191,7 +197,8 @@ class Soak:
 
 def rss_flatness(samples, total, warmup_fraction):
     """Mean RSS of the first and last tenth of the samples taken after warm-up."""
-    after = [rss for done, rss in samples if done >= warmup_fraction * total]
+    # Callers append samples as they pass each mark, not always in order.
+    after = [rss for done, rss in sorted(samples) if done >= warmup_fraction * total]
     tenth = max(1, len(after) // 10)
     if len(after) < 2:
         return None, None, None
@@ -207,10 +214,11 @@ def soak_kind(kind, export_path, requests, total, callers=8, workers=8, rss_ever
     start = time.perf_counter()
     answers = expected_answers(export_path, requests)
     expected_seconds = time.perf_counter() - start
-    log(f"[{kind}] {len(answers)} expected answers single-threaded in {expected_seconds:.0f} s")
+    log(f"[{kind}] {len(answers)} expected answers single-threaded in {expected_seconds:.0f} s",
+        flush=True)
     server = NativeServer(export_path, workers=workers).start()
     try:
-        soak = Soak(server, requests, answers, total, callers, rss_every, seed).run()
+        soak = Soak(server, requests, answers, total, callers, rss_every, seed, log).run()
         status = server.close() if not soak.crashed else None
     finally:
         server.kill()
@@ -228,7 +236,7 @@ def soak_kind(kind, export_path, requests, total, callers=8, workers=8, rss_ever
         "p50_ms": float(np.percentile(latencies, 50)) if answered else None,
         "p99_ms": float(np.percentile(latencies, 99)) if answered else None,
         "requests_per_s": answered / soak.seconds, "seconds": soak.seconds,
-        "rss_samples": soak.rss, "rss_every": rss_every, "warmup_fraction": warmup_fraction,
+        "rss_samples": sorted(soak.rss), "rss_every": rss_every, "warmup_fraction": warmup_fraction,
         "rss_first_tenth": first, "rss_last_tenth": last, "rss_drift": drift,
     }
     report["checks"] = {

@@ -43,7 +43,7 @@ def pool(shared_data):
 def test_short_soak_every_answer_is_the_single_threaded_one(soak_exports, pool, kind):
     requests = make_requests(kind, pool, DISTINCT, seed=1, malformed_every=20)
     report = soak_kind(kind, soak_exports[kind], requests, REQUESTS_PER_KIND, callers=8,
-                       workers=8, rss_every=50, log=lambda *a: None)
+                       workers=8, rss_every=50, log=lambda *a, **k: None)
     checks = report["checks"]
     assert report["answered"] == REQUESTS_PER_KIND
     assert report["wrong"] == 0, report["wrong_examples"]
