@@ -33,6 +33,7 @@ check fails (a wrong answer, a crash, an unexpected error, memory not flat).
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import pathlib
@@ -161,7 +162,11 @@ class Soak:
                          f"RSS {rss / 2**20:.1f} MiB", flush=True)
 
     def _caller(self, number):
-        from tfbert.serving.native_server import NativeRunError, NativeServerDiedError
+        from tfbert.serving.native_server import (
+            NativeRunError,
+            NativeServerDiedError,
+            NativeServerTimeoutError,
+        )
 
         rng = np.random.default_rng([self.seed, number])
         while (slot := self._next()) is not None:
@@ -177,6 +182,8 @@ class Soak:
             except NativeRunError as e:
                 same, diff = expected.get("code") == e.code, 0.0
                 kind = f"error {e.code}"
+            except NativeServerTimeoutError:
+                same, diff, kind = False, 0.0, "timeout"
             except NativeServerDiedError as e:
                 with self.lock:
                     self.crashed = str(e)
@@ -206,8 +213,21 @@ def rss_flatness(samples, total, warmup_fraction):
     return first, last, last / first - 1.0
 
 
+def warm_up(server, requests, answers):
+    """One request per signature, alone, before the callers start, as TF Serving's
+    warmup records do: the session builds its executor for a signature on the
+    first run of it, and 8 first runs at once would each build one."""
+    from tfbert.serving.native_server import NativeRunError
+
+    for signature in sorted({signature for signature, _ in requests}):
+        inputs = next(i for (s, i), a in zip(requests, answers, strict=True)
+                      if s == signature and ("outputs" in a or s != "serving_default"))
+        with contextlib.suppress(NativeRunError):  # a malformed one still builds the executor
+            server.run(signature, inputs, timeout=max(server.timeout, 600))
+
+
 def soak_kind(kind, export_path, requests, total, callers=8, workers=8, rss_every=1000,
-              warmup_fraction=0.1, seed=0, log=print):
+              warmup_fraction=0.1, seed=0, log=print, timeout=120.0):
     """Runs the soak of one export; returns its report (a JSON-able dict)."""
     from tfbert.serving.native_server import NativeServer
 
@@ -216,10 +236,11 @@ def soak_kind(kind, export_path, requests, total, callers=8, workers=8, rss_ever
     expected_seconds = time.perf_counter() - start
     log(f"[{kind}] {len(answers)} expected answers single-threaded in {expected_seconds:.0f} s",
         flush=True)
-    server = NativeServer(export_path, workers=workers).start()
+    server = NativeServer(export_path, workers=workers, timeout=timeout).start()
     try:
+        warm_up(server, requests, answers)
         soak = Soak(server, requests, answers, total, callers, rss_every, seed, log).run()
-        status = server.close() if not soak.crashed else None
+        status = server.close(timeout=600) if not soak.crashed else None
     finally:
         server.kill()
     answered = soak.done
@@ -268,6 +289,8 @@ def main(argv=None):
     parser.add_argument("--rss_every", type=int, default=1000)
     parser.add_argument("--warmup_fraction", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds one request may take before it counts as a timeout")
     parser.add_argument("--export_dir", default=str(OUT_DIR / "soak_exports"))
     parser.add_argument("--out", default=str(OUT_DIR / "soak_serving.json"))
     args = parser.parse_args(argv)
@@ -281,7 +304,8 @@ def main(argv=None):
         path = build_export(kind, args.export_dir, seed=args.seed)
         requests = make_requests(kind, pool, args.distinct, seed=args.seed)
         reports.append(soak_kind(kind, path, requests, args.requests, args.callers,
-                                 args.workers, args.rss_every, args.warmup_fraction, args.seed))
+                                 args.workers, args.rss_every, args.warmup_fraction, args.seed,
+                                 timeout=args.timeout))
         print(summary_line(reports[-1]), flush=True)
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
         with open(args.out, "w") as f:
