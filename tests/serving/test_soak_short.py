@@ -23,8 +23,8 @@ from tfbert.serving.native_server import (
     NativeServerTimeoutError,
 )
 
-REQUESTS_PER_KIND = 800
-DISTINCT = 120
+REQUESTS_PER_KIND = 400
+DISTINCT = 60
 
 
 @pytest.fixture(scope="module")
