@@ -24,6 +24,7 @@ import re
 import struct
 import subprocess
 import tempfile
+import threading
 
 import numpy as np
 
@@ -136,7 +137,8 @@ class NativeSavedModel:
     """A SavedModel as TensorFlow Serving loads it (see the module docstring).
 
     Each `run_many` call starts the C program, which loads the model once and
-    answers every request in order.
+    answers every request in order; `peak_rss_bytes` is then that process's
+    peak resident memory (loading included).
 
     Args:
         export_dir: the SavedModel directory (`.../<version>/`).
@@ -148,6 +150,7 @@ class NativeSavedModel:
         self.signatures = signature_tensor_names(export_dir)
         self.op_libraries = tf_text_op_libraries() if op_libraries is None else op_libraries
         self.binary = build_runner()
+        self.peak_rss_bytes = None
 
     def _write_requests(self, f, requests):
         """Encodes the requests; returns the output keys of each, in file order."""
@@ -171,6 +174,26 @@ class NativeSavedModel:
             all_keys.append(keys)
         return all_keys
 
+    def _run_binary(self, command, log_file, timeout):
+        """Runs the C program; sets `peak_rss_bytes`, its peak resident memory, from
+        its own resource usage (`wait4`: this child's, not the largest of all the
+        children so far as `getrusage(RUSAGE_CHILDREN)` would give)."""
+        with open(log_file, "w+") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            timed_out = threading.Event()
+            timer = threading.Timer(timeout, lambda: (timed_out.set(), process.kill()))
+            timer.start()
+            try:
+                _, status, usage = os.wait4(process.pid, 0)
+            finally:
+                timer.cancel()
+            process.returncode = os.waitstatus_to_exitcode(status)
+            self.peak_rss_bytes = usage.ru_maxrss * 1024  # Linux reports kilobytes
+            if timed_out.is_set():
+                raise subprocess.TimeoutExpired(command, timeout)
+            log.seek(0)
+            return subprocess.CompletedProcess(command, process.returncode, "", log.read())
+
     def run_many(self, requests, timeout=600):
         """Runs `[(signature_name, {input key: array})]`; returns one output dict each."""
         with tempfile.TemporaryDirectory() as tmp:
@@ -178,9 +201,9 @@ class NativeSavedModel:
             response_file = os.path.join(tmp, "responses.bin")
             with open(request_file, "wb") as f:
                 output_keys = self._write_requests(f, requests)
-            result = subprocess.run(
-                [str(self.binary), self.export_dir, request_file, response_file,
-                 *self.op_libraries], capture_output=True, text=True, timeout=timeout)
+            result = self._run_binary([str(self.binary), self.export_dir, request_file,
+                                       response_file, *self.op_libraries],
+                                      os.path.join(tmp, "log.txt"), timeout)
             if result.returncode:
                 raise NativeLoadError(_error_message(result))
             responses = []
