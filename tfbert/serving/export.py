@@ -112,7 +112,7 @@ def by_length(apply, packed, groups=4, min_rows=8):
     return tf.cond(batch >= groups * min_rows, sorted_slices, lambda: apply(packed))
 
 
-def in_chunks(apply, inputs, size, output_dtypes):
+def in_chunks(apply, inputs, size, output_specs):
     """`apply(inputs)` for per-row outputs, run on at most `size` rows at a time.
 
     A request's windows (every window of every question) would otherwise run
@@ -127,13 +127,14 @@ def in_chunks(apply, inputs, size, output_dtypes):
         apply: `inputs -> nest of Tensors [rows, ...]` (e.g. a model call).
         inputs: nest of Tensors `[rows, ...]`.
         size: the most rows per run (a Python int).
-        output_dtypes: nest of `tf.DType`s, the structure of `apply`'s outputs.
+        output_specs: nest of `tf.TensorSpec`s of each chunk's outputs (`[None, ...]`):
+            the structure, dtypes and static shapes of `apply`'s outputs.
 
     Example:
 
     >>> rows = tf.reshape(tf.range(10.0), [5, 2])
     >>> out = in_chunks(lambda x: {"sum": tf.reduce_sum(x, axis=1)}, rows, 2,
-    ...                 {"sum": tf.float32})
+    ...                 {"sum": tf.TensorSpec([None], tf.float32)})
     >>> out["sum"].numpy()
     array([ 1.,  5.,  9., 13., 17.], dtype=float32)
     """
@@ -143,7 +144,8 @@ def in_chunks(apply, inputs, size, output_dtypes):
     # One chunk, possibly empty, when there are no rows: `apply` sets the shapes.
     count = tf.maximum((rows + size - 1) // size, 1)
     arrays = tf.nest.map_structure(
-        lambda dtype: tf.TensorArray(dtype, size=count, infer_shape=False), output_dtypes)
+        lambda spec: tf.TensorArray(spec.dtype, size=count, infer_shape=False,
+                                    element_shape=spec.shape), output_specs)
 
     def body(i, arrays):
         part = tf.nest.map_structure(lambda x: x[i * size:(i + 1) * size], inputs)

@@ -24,7 +24,6 @@ import re
 import struct
 import subprocess
 import tempfile
-import threading
 
 import numpy as np
 
@@ -138,7 +137,7 @@ class NativeSavedModel:
 
     Each `run_many` call starts the C program, which loads the model once and
     answers every request in order; `peak_rss_bytes` is then that process's
-    peak resident memory (loading included).
+    peak resident memory (VmHWM, loading included).
 
     Args:
         export_dir: the SavedModel directory (`.../<version>/`).
@@ -174,26 +173,6 @@ class NativeSavedModel:
             all_keys.append(keys)
         return all_keys
 
-    def _run_binary(self, command, log_file, timeout):
-        """Runs the C program; sets `peak_rss_bytes`, its peak resident memory, from
-        its own resource usage (`wait4`: this child's, not the largest of all the
-        children so far as `getrusage(RUSAGE_CHILDREN)` would give)."""
-        with open(log_file, "w+") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-            timed_out = threading.Event()
-            timer = threading.Timer(timeout, lambda: (timed_out.set(), process.kill()))
-            timer.start()
-            try:
-                _, status, usage = os.wait4(process.pid, 0)
-            finally:
-                timer.cancel()
-            process.returncode = os.waitstatus_to_exitcode(status)
-            self.peak_rss_bytes = usage.ru_maxrss * 1024  # Linux reports kilobytes
-            if timed_out.is_set():
-                raise subprocess.TimeoutExpired(command, timeout)
-            log.seek(0)
-            return subprocess.CompletedProcess(command, process.returncode, "", log.read())
-
     def run_many(self, requests, timeout=600):
         """Runs `[(signature_name, {input key: array})]`; returns one output dict each."""
         with tempfile.TemporaryDirectory() as tmp:
@@ -201,9 +180,11 @@ class NativeSavedModel:
             response_file = os.path.join(tmp, "responses.bin")
             with open(request_file, "wb") as f:
                 output_keys = self._write_requests(f, requests)
-            result = self._run_binary([str(self.binary), self.export_dir, request_file,
-                                       response_file, *self.op_libraries],
-                                      os.path.join(tmp, "log.txt"), timeout)
+            result = subprocess.run(
+                [str(self.binary), self.export_dir, request_file, response_file,
+                 *self.op_libraries], capture_output=True, text=True, timeout=timeout)
+            peak = re.search(r"^PEAK_RSS_KB (\d+)$", result.stderr, re.MULTILINE)
+            self.peak_rss_bytes = int(peak.group(1)) * 1024 if peak else None
             if result.returncode:
                 raise NativeLoadError(_error_message(result))
             responses = []

@@ -224,7 +224,8 @@ def endpoints(model, preprocessor, max_query_length=64, n_best_size=20, max_answ
         windows = windows_of(question, context)
         keys = ("start_logits", "end_logits")
         outputs = in_chunks(lambda packed: {k: model(packed, training=False)[k] for k in keys},
-                            windows["packed"], window_batch_size, dict.fromkeys(keys, tf.float32))
+                            windows["packed"], window_batch_size,
+                            dict.fromkeys(keys, tf.TensorSpec([None, seq_length], tf.float32)))
         start_logits, end_logits = outputs["start_logits"], outputs["end_logits"]
         spans = decode_windows(start_logits, end_logits, windows["offset"],
                                max_context(windows["pieces"], windows["num_pieces"]),
