@@ -8,6 +8,8 @@ the Keras 3 variables, so the model server's session loader finds them), with:
 - the vocab as a SavedModel asset (`assets/vocab.txt`);
 - `assets.extra/tf_serving_warmup_requests`, one request per signature;
 - the method names TF Serving's Classify/Regress APIs need on `serve_examples`;
+- in every signature with several inputs, a check in the graph that they
+  have the same batch size (`same_batch_size`);
 - versioning: written under a temporary name and renamed when complete,
   never over an existing version (`versions.versioned_export`).
 """
@@ -110,6 +112,91 @@ def by_length(apply, packed, groups=4, min_rows=8):
     return tf.cond(batch >= groups * min_rows, sorted_slices, lambda: apply(packed))
 
 
+def in_chunks(apply, inputs, size, output_specs):
+    """`apply(inputs)` for per-row outputs, run on at most `size` rows at a time.
+
+    A request's windows (every window of every question) would otherwise run
+    as one batch, and the encoder's memory grows with it: its attention
+    scores are `[rows, heads, seq, seq]` floats. The chunks run one after
+    another (`parallel_iterations=1`: the session loader lowers the loop to
+    frames that would otherwise run up to 10 chunks at once), and their
+    outputs are concatenated in row order. At most `size` rows run as one
+    batch, exactly as before, so small requests compute what they did.
+
+    Args:
+        apply: `inputs -> nest of Tensors [rows, ...]` (e.g. a model call).
+        inputs: nest of Tensors `[rows, ...]`.
+        size: the most rows per run (a Python int).
+        output_specs: nest of `tf.TensorSpec`s of each chunk's outputs (`[None, ...]`):
+            the structure, dtypes and static shapes of `apply`'s outputs.
+
+    Example:
+
+    >>> rows = tf.reshape(tf.range(10.0), [5, 2])
+    >>> out = in_chunks(lambda x: {"sum": tf.reduce_sum(x, axis=1)}, rows, 2,
+    ...                 {"sum": tf.TensorSpec([None], tf.float32)})
+    >>> out["sum"].numpy()
+    array([ 1.,  5.,  9., 13., 17.], dtype=float32)
+    """
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1; got {size}")
+    rows = tf.shape(tf.nest.flatten(inputs)[0])[0]
+    # One chunk, possibly empty, when there are no rows: `apply` sets the shapes.
+    count = tf.maximum((rows + size - 1) // size, 1)
+    arrays = tf.nest.map_structure(
+        lambda spec: tf.TensorArray(spec.dtype, size=count, infer_shape=False,
+                                    element_shape=spec.shape), output_specs)
+
+    def body(i, arrays):
+        part = tf.nest.map_structure(lambda x: x[i * size:(i + 1) * size], inputs)
+        outputs = apply(part)
+        return i + 1, tf.nest.map_structure(lambda array, x: array.write(i, x), arrays,
+                                            outputs)
+
+    _, arrays = tf.while_loop(lambda i, _: i < count, body, (tf.constant(0), arrays),
+                              parallel_iterations=1)
+    return tf.nest.map_structure(lambda array: array.concat(), arrays)
+
+
+def same_batch_size(fn, names):
+    """`fn`, but failing with InvalidArgument unless its inputs have one batch size.
+
+    Without it an op deep in the graph fails with a message that names no
+    input, or, through the session loader, a request with 3 questions and 2
+    contexts could be answered with 2 rows (issue #25). The inputs `fn` sees
+    pass through `tf.identity` under a control dependency on the check, so
+    that every output depends on it and no graph rewrite can prune it or run
+    it after the outputs.
+
+    Args:
+        fn: the endpoint's function of positional Tensors `[batch, ...]`.
+        names: the inputs' names, in `fn`'s order, for the message.
+
+    Example:
+
+    >>> check = tf.function(same_batch_size(lambda a, b: {"n": tf.size(a) + tf.size(b)},
+    ...                                     ["a", "b"]))
+    >>> int(check(tf.constant(["x", "y"]), tf.constant(["z", "w"]))["n"])
+    4
+    >>> try:
+    ...     check(tf.constant(["x", "y", "z"]), tf.constant(["w"]))
+    ... except tf.errors.InvalidArgumentError as error:
+    ...     print(next(line for line in error.message.splitlines() if "assertion" in line))
+    assertion failed: [inputs a and b must have the same batch size; got a:] [3] [b:] [1]
+    """
+    names = list(names)
+
+    def checked(*inputs):
+        sizes = [tf.shape(x, out_type=tf.int64)[0] for x in inputs]
+        checks = [tf.debugging.Assert(tf.equal(sizes[0], size), [
+            f"inputs {names[0]} and {name} must have the same batch size; got {names[0]}:",
+            sizes[0], f"{name}:", size]) for name, size in zip(names[1:], sizes[1:], strict=True)]
+        with tf.control_dependencies(checks):
+            return fn(*[tf.identity(x) for x in inputs])
+
+    return checked
+
+
 def string_specs(*names):
     """`tf.TensorSpec([None], tf.string, name=...)` for each input name."""
     return [tf.TensorSpec([None], tf.string, name=name) for name in names]
@@ -173,7 +260,10 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None):
         for item in track:
             archive.track(item)
         for endpoint in endpoints:
-            archive.add_endpoint(endpoint.name, endpoint.fn,
+            fn = endpoint.fn
+            if len(endpoint.input_signature) > 1:
+                fn = same_batch_size(fn, [spec.name for spec in endpoint.input_signature])
+            archive.add_endpoint(endpoint.name, fn,
                                  input_signature=list(endpoint.input_signature))
         # ExportArchive has no public hook for other objects; its root trackable
         # is what `tf.saved_model.load` returns.

@@ -136,7 +136,8 @@ class NativeSavedModel:
     """A SavedModel as TensorFlow Serving loads it (see the module docstring).
 
     Each `run_many` call starts the C program, which loads the model once and
-    answers every request in order.
+    answers every request in order; `peak_rss_bytes` is then that process's
+    peak resident memory (VmHWM, loading included).
 
     Args:
         export_dir: the SavedModel directory (`.../<version>/`).
@@ -148,6 +149,7 @@ class NativeSavedModel:
         self.signatures = signature_tensor_names(export_dir)
         self.op_libraries = tf_text_op_libraries() if op_libraries is None else op_libraries
         self.binary = build_runner()
+        self.peak_rss_bytes = None
 
     def _write_requests(self, f, requests):
         """Encodes the requests; returns the output keys of each, in file order."""
@@ -183,6 +185,8 @@ class NativeSavedModel:
                  *self.op_libraries], capture_output=True, encoding="utf-8",
                 # TF's error messages quote the request's bytes, which need not be UTF-8.
                 errors="backslashreplace", timeout=timeout)
+            peak = re.search(r"^PEAK_RSS_KB (\d+)$", result.stderr, re.MULTILINE)
+            self.peak_rss_bytes = int(peak.group(1)) * 1024 if peak else None
             if result.returncode:
                 raise NativeLoadError(_error_message(result))
             responses = []

@@ -14,8 +14,10 @@ The graph does what `tfbert.data.squad.squad_features` and
    pieces are cut into windows of `seq_length - 3 - question pieces`, each
    starting `doc_stride` pieces after the previous one, until one reaches
    the end; every window is `[CLS] question [SEP] window [SEP]`, and the
-   windows of the whole batch go through the model as one batch
-   `[windows, seq_length]`.
+   windows of the whole batch go through the model in chunks of at most
+   `window_batch_size` windows `[windows, seq_length]`, one chunk after
+   another, so that a request's memory is bounded whatever its size
+   (`export.in_chunks`; docs/reliability.md, "Hostile input").
 2. A piece seen by several windows may start an answer only in the window
    where it has the most context: `min(left, right) + 0.01 * window length`
    pieces, the first such window on ties (`max_context`).
@@ -41,7 +43,17 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.data.windows import max_context, sliding_windows, window_pieces
-from tfbert.serving.export import Endpoint, string_specs, token_id_specs, token_ids_warmup
+from tfbert.serving.export import (
+    Endpoint,
+    in_chunks,
+    string_specs,
+    token_id_specs,
+    token_ids_warmup,
+)
+
+# The most windows that run through the model as one batch: a request's
+# memory is bounded by this, not by its number of questions (docs/reliability.md).
+WINDOW_BATCH_SIZE = 16
 
 WARMUP = (("Who won?", "Denver won the game."), ("", ""), ("Why?", "Because. " * 250))
 
@@ -157,7 +169,7 @@ def _pick(values, index, default):
 
 def endpoints(model, preprocessor, max_query_length=64, n_best_size=20, max_answer_length=30,
               version_2_with_negative=False, null_score_diff_threshold=0.0, doc_stride=128,
-              max_windows=64):
+              max_windows=64, window_batch_size=WINDOW_BATCH_SIZE):
     """The endpoints of a question-answering export (decoding: see the module doc).
 
     Args:
@@ -169,6 +181,8 @@ def endpoints(model, preprocessor, max_query_length=64, n_best_size=20, max_answ
         doc_stride: how far the windows over a long context advance, in pieces.
         max_windows: read a context through at most this many windows
             (None: all of them, however long the context).
+        window_batch_size: the most windows the model runs as one batch; a
+            request's windows run in chunks of this size, one after another.
 
     Returns:
         `[Endpoint]`.
@@ -179,7 +193,8 @@ def endpoints(model, preprocessor, max_query_length=64, n_best_size=20, max_answ
                          f"question of max_query_length {max_query_length}")
     for name, value in (("doc_stride", doc_stride), ("n_best_size", n_best_size),
                         ("max_answer_length", max_answer_length),
-                        ("max_windows", 1 if max_windows is None else max_windows)):
+                        ("max_windows", 1 if max_windows is None else max_windows),
+                        ("window_batch_size", window_batch_size)):
         if value < 1:
             raise ValueError(f"{name} must be at least 1; got {value}")
 
@@ -207,7 +222,10 @@ def endpoints(model, preprocessor, max_query_length=64, n_best_size=20, max_answ
 
     def from_text(question, context):
         windows = windows_of(question, context)
-        outputs = model(windows["packed"], training=False)
+        keys = ("start_logits", "end_logits")
+        outputs = in_chunks(lambda packed: {k: model(packed, training=False)[k] for k in keys},
+                            windows["packed"], window_batch_size,
+                            dict.fromkeys(keys, tf.TensorSpec([None, seq_length], tf.float32)))
         start_logits, end_logits = outputs["start_logits"], outputs["end_logits"]
         spans = decode_windows(start_logits, end_logits, windows["offset"],
                                max_context(windows["pieces"], windows["num_pieces"]),

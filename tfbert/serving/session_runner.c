@@ -17,7 +17,10 @@
  *
  * Errors go to stderr with a non-zero exit status; a failed run of one
  * request (e.g. InvalidArgument) is reported as "RUN_ERROR <code> <message>"
- * on stderr and the program exits with status 3.
+ * on stderr and the program exits with status 3. After the last request,
+ * "PEAK_RSS_KB <n>" on stderr is the process's peak resident memory (VmHWM:
+ * unlike getrusage's ru_maxrss it does not count the parent's pages from
+ * before exec).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +28,16 @@
 #include <string.h>
 
 #include "tensorflow/c/c_api.h"
+
+static void print_peak_rss(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  if (!f) return;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "VmHWM:", 6) == 0) fprintf(stderr, "PEAK_RSS_KB %ld\n", atol(line + 6));
+  }
+  fclose(f);
+}
 
 static void die(const char *what, TF_Status *status) {
   fprintf(stderr, "%s: %s\n", what, status ? TF_Message(status) : "");
@@ -181,6 +194,7 @@ int main(int argc, char **argv) {
   }
   fclose(in);
   fclose(out);
+  print_peak_rss();
   TF_CloseSession(session, status);
   TF_DeleteSession(session, status);
   TF_DeleteGraph(graph);
