@@ -56,27 +56,34 @@ def tf_text_op_libraries():
     return sorted(glob.glob(str(root / "_*.so")))
 
 
-def build_runner(cache_dir=None):
-    """Compiles `session_runner.c` against the installed TensorFlow (once; cached)."""
+def build_binary(source, name, cache_dir=None, extra_flags=()):
+    """Compiles a C program against the installed TensorFlow's C API (once; cached
+    under `$TFBERT_CACHE` by the source's and TensorFlow's version)."""
     import tensorflow as tf
 
     tf_dir = _tensorflow_dir()
-    key = hashlib.sha256(_SOURCE.read_bytes() + tf.__version__.encode()).hexdigest()[:16]
+    source = pathlib.Path(source)
+    key = hashlib.sha256(source.read_bytes() + tf.__version__.encode()).hexdigest()[:16]
     cache_dir = pathlib.Path(cache_dir or os.environ.get(
         "TFBERT_CACHE", pathlib.Path(tempfile.gettempdir()) / "tfbert-cache"))
-    binary = cache_dir / f"session_runner-{key}"
+    binary = cache_dir / f"{name}-{key}"
     if binary.exists():
         return binary
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = binary.with_suffix(f".{os.getpid()}.tmp")
-    command = ["gcc", "-O2", "-o", str(partial), str(_SOURCE), f"-I{tf_dir / 'include'}",
-               f"-L{tf_dir}", "-l:libtensorflow_cc.so.2", "-l:libtensorflow_framework.so.2",
-               f"-Wl,-rpath,{tf_dir}"]
+    command = ["gcc", "-O2", *extra_flags, "-o", str(partial), str(source),
+               f"-I{tf_dir / 'include'}", f"-L{tf_dir}", "-l:libtensorflow_cc.so.2",
+               "-l:libtensorflow_framework.so.2", f"-Wl,-rpath,{tf_dir}"]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode:
-        raise NativeLoadError(f"building the session runner failed:\n{result.stderr}")
+        raise NativeLoadError(f"building {name} failed:\n{result.stderr}")
     os.replace(partial, binary)
     return binary
+
+
+def build_runner(cache_dir=None):
+    """Compiles `session_runner.c` (see `build_binary`)."""
+    return build_binary(_SOURCE, "session_runner", cache_dir)
 
 
 def signature_tensor_names(export_dir):
@@ -106,7 +113,8 @@ def _write_tensor(f, value):
     f.write(np.ascontiguousarray(value).astype(value.dtype.newbyteorder("<")).tobytes())
 
 
-def _read_tensor(f):
+def read_tensor(f):
+    """One tensor in the runner's encoding (see session_runner.c)."""
     dtype, ndims = struct.unpack("<ii", f.read(8))
     shape = struct.unpack(f"<{ndims}q", f.read(8 * ndims))
     count = int(np.prod(shape, dtype=np.int64))
@@ -123,6 +131,30 @@ def _read_tensor(f):
 def _write_name(f, name):
     data = name.encode()
     f.write(struct.pack("<i", len(data)) + data)
+
+
+def write_requests(f, signatures, requests):
+    """Encodes `[(signature, {input key: array})]` in the runner's request format;
+    returns the output keys of each, in order. `signatures`: `signature_tensor_names`."""
+    f.write(struct.pack("<i", len(requests)))
+    all_keys = []
+    for signature, inputs in requests:
+        if signature not in signatures:
+            raise KeyError(f"no signature {signature!r}; have {sorted(signatures)}")
+        input_names, output_names = signatures[signature]
+        missing = set(input_names) - set(inputs)
+        if missing:
+            raise KeyError(f"signature {signature!r} needs inputs {sorted(missing)}")
+        f.write(struct.pack("<i", len(inputs)))
+        for key, value in inputs.items():
+            _write_name(f, input_names[key])
+            _write_tensor(f, value)
+        keys = sorted(output_names)
+        f.write(struct.pack("<i", len(keys)))
+        for key in keys:
+            _write_name(f, output_names[key])
+        all_keys.append(keys)
+    return all_keys
 
 
 def _error_message(result):
@@ -151,35 +183,13 @@ class NativeSavedModel:
         self.binary = build_runner()
         self.peak_rss_bytes = None
 
-    def _write_requests(self, f, requests):
-        """Encodes the requests; returns the output keys of each, in file order."""
-        f.write(struct.pack("<i", len(requests)))
-        all_keys = []
-        for signature, inputs in requests:
-            if signature not in self.signatures:
-                raise KeyError(f"no signature {signature!r}; have {sorted(self.signatures)}")
-            input_names, output_names = self.signatures[signature]
-            missing = set(input_names) - set(inputs)
-            if missing:
-                raise KeyError(f"signature {signature!r} needs inputs {sorted(missing)}")
-            f.write(struct.pack("<i", len(inputs)))
-            for key, value in inputs.items():
-                _write_name(f, input_names[key])
-                _write_tensor(f, value)
-            keys = sorted(output_names)
-            f.write(struct.pack("<i", len(keys)))
-            for key in keys:
-                _write_name(f, output_names[key])
-            all_keys.append(keys)
-        return all_keys
-
     def run_many(self, requests, timeout=600):
         """Runs `[(signature_name, {input key: array})]`; returns one output dict each."""
         with tempfile.TemporaryDirectory() as tmp:
             request_file = os.path.join(tmp, "requests.bin")
             response_file = os.path.join(tmp, "responses.bin")
             with open(request_file, "wb") as f:
-                output_keys = self._write_requests(f, requests)
+                output_keys = write_requests(f, self.signatures, requests)
             result = subprocess.run(
                 [str(self.binary), self.export_dir, request_file, response_file,
                  *self.op_libraries], capture_output=True, encoding="utf-8",
@@ -195,7 +205,7 @@ class NativeSavedModel:
                     (count,) = struct.unpack("<i", f.read(4))
                     if count != len(keys):
                         raise NativeLoadError(f"expected {len(keys)} outputs, got {count}")
-                    responses.append({key: _read_tensor(f) for key in keys})
+                    responses.append({key: read_tensor(f) for key in keys})
             return responses
 
     def run(self, signature, inputs):

@@ -14,7 +14,6 @@ its exit status and the end of its log, instead of hanging them.
 import contextlib
 import io
 import itertools
-import os
 import pathlib
 import struct
 import subprocess
@@ -23,11 +22,11 @@ import threading
 
 from tfbert.serving.native_loader import (
     NativeLoadError,
-    NativeSavedModel,
-    _read_tensor,
-    _tensorflow_dir,
+    build_binary,
+    read_tensor,
     signature_tensor_names,
     tf_text_op_libraries,
+    write_requests,
 )
 
 _SOURCE = pathlib.Path(__file__).with_name("session_server.c")
@@ -52,31 +51,8 @@ class NativeServerTimeoutError(NativeLoadError, TimeoutError):
 
 
 def build_server(cache_dir=None):
-    """Compiles `session_server.c` against the installed TensorFlow (once; cached).
-
-    The flags are `native_loader.build_runner`'s, plus `-pthread`.
-    """
-    import hashlib
-
-    import tensorflow as tf
-
-    tf_dir = _tensorflow_dir()
-    key = hashlib.sha256(_SOURCE.read_bytes() + tf.__version__.encode()).hexdigest()[:16]
-    cache_dir = pathlib.Path(cache_dir or os.environ.get(
-        "TFBERT_CACHE", pathlib.Path(tempfile.gettempdir()) / "tfbert-cache"))
-    binary = cache_dir / f"session_server-{key}"
-    if binary.exists():
-        return binary
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = binary.with_suffix(f".{os.getpid()}.tmp")
-    command = ["gcc", "-O2", "-pthread", "-o", str(partial), str(_SOURCE),
-               f"-I{tf_dir / 'include'}", f"-L{tf_dir}", "-l:libtensorflow_cc.so.2",
-               "-l:libtensorflow_framework.so.2", f"-Wl,-rpath,{tf_dir}"]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode:
-        raise NativeLoadError(f"building the session server failed:\n{result.stderr}")
-    os.replace(partial, binary)
-    return binary
+    """Compiles `session_server.c` (`native_loader.build_binary`, with `-pthread`)."""
+    return build_binary(_SOURCE, "session_server", cache_dir, ("-pthread",))
 
 
 class _Call:
@@ -215,7 +191,7 @@ class NativeServer:
         buffer = io.BytesIO()
         # The request encoding of `session_runner`, written by its own code: a
         # one-request file whose leading count the frame's length replaces.
-        (keys,) = NativeSavedModel._write_requests(self, buffer, [(signature, inputs)])
+        (keys,) = write_requests(buffer, self.signatures, [(signature, inputs)])
         body = buffer.getbuffer()[4:]
         call = _Call(keys)
         with self._lock:
@@ -244,7 +220,7 @@ class NativeServer:
         (count,) = struct.unpack("<i", f.read(4))
         if count != len(keys):
             raise NativeLoadError(f"expected {len(keys)} outputs, got {count}")
-        return {key: _read_tensor(f) for key in keys}
+        return {key: read_tensor(f) for key in keys}
 
     def _read_exact(self, n):
         data = self.process.stdout.read(n) if n else b""
