@@ -11,6 +11,8 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from tests.helpers import TINY
+
 
 def _int64(values):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
@@ -127,3 +129,20 @@ def flip_byte(path, offset):
     data = bytearray(pathlib.Path(path).read_bytes())
     data[offset] ^= 0xFF
     pathlib.Path(path).write_bytes(bytes(data))
+
+
+NO_DROPOUT = {**TINY, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+
+
+def tiny_pretraining_values(path, **changes):
+    """`set_values` overrides of a tiny, dropout-free, unshuffled pre-training run on the
+    records at `path` (seq 16, 4 predictions, batch 8, lr 1e-3, seed 3), plus `changes`."""
+    return {
+        "task.model": "bert_tiny_uncased", "task.model_overrides": NO_DROPOUT,
+        "task.train_data.input_path": path, "task.validation_data.input_path": path,
+        "task.train_data.max_seq_length": 16, "task.train_data.max_predictions_per_seq": 4,
+        "task.validation_data.max_seq_length": 16,
+        "task.validation_data.max_predictions_per_seq": 4,
+        "task.train_data.global_batch_size": 8, "task.train_data.shuffle": False,
+        "trainer.optimizer.learning_rate": 1e-3, "trainer.optimizer.warmup_steps": 1,
+        "runtime.seed": 3, **changes}

@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import TINY
-from tests.training.records import nan_weight_records, write_with_tfbert
+from tests.training.records import (
+    nan_weight_records,
+    tiny_pretraining_values,
+    write_with_tfbert,
+)
 from tfbert.configs import experiment
 from tfbert.tasks.pretraining import PretrainingTask
 from tfbert.training import trainer as trainer_lib
@@ -13,20 +16,11 @@ from tfbert.training.nonfinite import NonFiniteLossError
 from tfbert.training.summaries import read_scalars
 from tfbert.training.trainer import Trainer
 
-NO_DROPOUT = {**TINY, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
-
 
 def _trainer(path, model_dir, **changes):
-    values = {
-        "task.model": "bert_tiny_uncased", "task.model_overrides": NO_DROPOUT,
-        "task.train_data.input_path": path, "task.validation_data.input_path": path,
-        "task.train_data.max_seq_length": 16, "task.train_data.max_predictions_per_seq": 4,
-        "task.validation_data.max_seq_length": 16,
-        "task.validation_data.max_predictions_per_seq": 4,
-        "task.train_data.global_batch_size": 8, "task.train_data.shuffle": False,
-        "trainer.train_steps": 20, "trainer.steps_per_loop": 1, "trainer.checkpoint_interval": 1,
-        "trainer.optimizer.learning_rate": 1e-3, "trainer.optimizer.warmup_steps": 1,
-        "runtime.seed": 3, **changes}
+    values = tiny_pretraining_values(path, **{
+        "trainer.train_steps": 20, "trainer.steps_per_loop": 1,
+        "trainer.checkpoint_interval": 1, **changes})
     config = experiment.set_values(experiment.ExperimentConfig(), values, "test").validate()
     return Trainer(PretrainingTask(config.task), config, str(model_dir))
 

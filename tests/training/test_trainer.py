@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import TINY
-from tests.training.records import write_records
+from tests.training.records import tiny_pretraining_values, write_records
 from tfbert.checkpoints import restore_encoder, save_tf1_checkpoint
 from tfbert.configs import experiment
 from tfbert.networks import BertEncoder
@@ -18,7 +18,6 @@ from tfbert.training.summaries import read_scalars
 from tfbert.training.trainer import Trainer
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-NO_DROPOUT = {**TINY, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -27,18 +26,10 @@ def records(tmp_path_factory):
 
 
 def _config(records, **changes):
-    values = {
-        "task.model": "bert_tiny_uncased", "task.model_overrides": NO_DROPOUT,
-        "task.train_data.input_path": records, "task.validation_data.input_path": records,
-        "task.train_data.max_seq_length": 16, "task.train_data.max_predictions_per_seq": 4,
-        "task.validation_data.max_seq_length": 16,
-        "task.validation_data.max_predictions_per_seq": 4,
-        "task.train_data.global_batch_size": 8, "task.validation_data.global_batch_size": 8,
-        "task.train_data.shuffle": False,
-        "trainer.train_steps": 4, "trainer.steps_per_loop": 2, "trainer.checkpoint_interval": 2,
-        "trainer.validation_steps": 2, "trainer.optimizer.learning_rate": 1e-3,
-        "trainer.optimizer.warmup_steps": 1, "runtime.seed": 3}
-    values.update(changes)
+    values = tiny_pretraining_values(records, **{
+        "task.validation_data.global_batch_size": 8, "trainer.train_steps": 4,
+        "trainer.steps_per_loop": 2, "trainer.checkpoint_interval": 2,
+        "trainer.validation_steps": 2, **changes})
     return experiment.set_values(experiment.ExperimentConfig(), values, "test").validate()
 
 
