@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 LAYERS = [("configs",), ("layers", "text", "metrics"), ("networks", "data"), ("models",),
-          ("checkpoints", "serving"), ("tasks",), ("training",), ("cli",)]
+          ("checkpoints", "serving"), ("tasks",), ("training",),
+          ("explain", "distillation", "hub"), ("cli",)]
 
 RANK = {package: rank for rank, row in enumerate(LAYERS) for package in row}
 ROOT = Path(__file__).resolve().parents[1] / "tfbert"
@@ -127,7 +128,7 @@ SUBPACKAGES = {package for row in LAYERS for package in row}
 
 @pytest.mark.parametrize("rel_path, source, expected", [
     ("layers/x.py", "from tfbert.cli import demo\n", "tfbert/layers/x.py:1: layers (row 1) "
-     "imports tfbert.cli (cli, row 7): an upward import"),
+     "imports tfbert.cli (cli, row 8): an upward import"),
     ("layers/x.py", "import os\n\ndef f():\n    import tfbert.training.trainer\n",
      "tfbert/layers/x.py:4: layers (row 1) imports tfbert.training.trainer"),
     ("configs/sub/x.py", "from ...checkpoints import huggingface\n",
