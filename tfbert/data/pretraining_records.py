@@ -17,6 +17,7 @@ temporary name that is renamed at the end: a crash leaves no file that looks
 complete.
 """
 
+import contextlib
 import os
 import struct
 
@@ -183,14 +184,22 @@ class RecordFilesWriter:
         self._next = 0
 
     def write(self, record):
-        self._writers[self._next].write(record)
+        try:
+            self._writers[self._next].write(record)
+        except tf.errors.OpError as error:  # a full disk: say which output, leave nothing
+            self.abort()
+            raise self._failed(self._next, error) from None
         self.num_written[self._next] += 1
         self._next = (self._next + 1) % len(self._writers)
 
     def close(self):
         """Flushes the files and renames them to their final names."""
-        for writer in self._writers:
-            writer.close()
+        for index, writer in enumerate(self._writers):
+            try:
+                writer.close()
+            except tf.errors.OpError as error:
+                self.abort()
+                raise self._failed(index, error) from None
         for temp, path in zip(self._temp_files, self.output_files, strict=True):
             tf.io.gfile.rename(temp, path, overwrite=True)
         self._writers = []
@@ -198,11 +207,16 @@ class RecordFilesWriter:
     def abort(self):
         """Closes and deletes the temporary files."""
         for writer in self._writers:
-            writer.close()
+            with contextlib.suppress(tf.errors.OpError):  # a full disk fails the flush too
+                writer.close()
         self._writers = []
         for temp in self._temp_files:
             if tf.io.gfile.exists(temp):
                 tf.io.gfile.remove(temp)
+
+    def _failed(self, index, error):
+        return OSError(f"writing {self.output_files[index]} failed ({error.message}); no output "
+                       "file was written (the temporary files are removed)")
 
     def __enter__(self):
         return self

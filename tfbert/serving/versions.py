@@ -2,14 +2,21 @@
 
 A version is written under a temporary name beside it and renamed when
 complete, so the model server (which loads numeric sub-directories only)
-never sees half an export; an existing version is never overwritten.
+never sees half an export; an existing version is never overwritten. A write
+that fails (a full disk) removes the partial directory and says so.
 """
 
 import contextlib
 import dataclasses
+import errno
 import os
 import shutil
 import time
+
+import tensorflow as tf
+
+# Errors of the disk being written (TensorFlow reports a full disk as ResourceExhausted).
+_WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +57,15 @@ def versioned_export(export_base, version=None):
                             os.path.join(export_base, str(version)))
     shutil.rmtree(pending.partial, ignore_errors=True)
     try:
-        yield pending
+        try:
+            yield pending
+        except (OSError, tf.errors.ResourceExhaustedError) as error:
+            if isinstance(error, OSError) and error.errno not in _WRITE_FAILURES:
+                raise  # e.g. a missing input file: its own message says it
+            detail = getattr(error, "message", None) or error.strerror
+            raise OSError(f"writing the export {pending.final} failed ({detail}); its partial "
+                          f"directory was removed and the versions already in {export_base} "
+                          "are untouched") from error
         if os.path.exists(pending.final):
             raise FileExistsError(f"{pending.final} appeared while exporting; not overwritten")
         os.rename(pending.partial, pending.final)

@@ -42,7 +42,7 @@ from tfbert.configs.experiment import ExperimentConfig
 from tfbert.data.pretraining_dataset import explain_data_loss, skipped_record_counts
 from tfbert.data.result_files import write_eval_results
 from tfbert.tasks.base import Task
-from tfbert.training.checkpointing import checkpoint_manager
+from tfbert.training.checkpointing import checkpoint_manager, save_checkpoint
 from tfbert.training.nonfinite import (
     apply_if_finite,
     check_nonfinite_run,
@@ -360,7 +360,7 @@ class Trainer:
 
     def save(self) -> str:
         """Saves a checkpoint of the current step (every worker must call it)."""
-        path = self.manager.save(checkpoint_number=self.global_step)
+        path = save_checkpoint(self.manager, self.global_step)
         if not self.is_chief:
             tf.io.gfile.rmtree(self.manager.directory)
         else:
