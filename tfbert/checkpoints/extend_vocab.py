@@ -141,9 +141,14 @@ def extend_vocab(source, vocab_file, words, output_dir, lower_case=True, config=
     if kind == "keras":
         raise ValueError(f"{source} is a .keras file: extend the checkpoint it came from "
                          "(Google TF1, HuggingFace or tfbert)")
-    if os.path.isdir(output_dir) and os.listdir(output_dir):
+    if os.path.exists(output_dir) and not (os.path.isdir(output_dir)
+                                           and not os.listdir(output_dir)):
         raise ValueError(f"output directory {output_dir} is not empty: extend_vocab writes a "
                          "new directory and never changes a checkpoint in place")
+    if kind == "huggingface" and os.path.realpath(output_dir).startswith(
+            os.path.realpath(source) + os.sep):
+        raise ValueError(f"output directory {output_dir} is inside the HuggingFace directory "
+                         f"{source}, which is copied: give a directory outside it")
     vocab = load_vocab(vocab_file)
     plan = plan_vocab_extension(vocab, words, lower_case, where)
     # Written under a temporary name and renamed when complete, so that a
