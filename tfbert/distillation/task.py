@@ -146,15 +146,18 @@ class DistillationTask(Task):
         return {"soft_loss": soft, **{f"hard_{k}": v for k, v in hard.items()}}
 
     def loss_numerators(self, features, outputs):
-        teacher = self.teacher_outputs(features)
-        soft = soft_loss_sum(self.kind, outputs, teacher, self._soft_weights(features),
-                             self.temperature)
+        soft = 0.0
+        if self.alpha > 0.0:  # alpha 0 (a hard-label baseline) never runs the teacher
+            soft = soft_loss_sum(self.kind, outputs, self.teacher_outputs(features),
+                                 self._soft_weights(features), self.temperature)
         hard = self.student_task.loss_numerators(self._hard_features(features), outputs)
-        return {"soft_loss": self.alpha * soft,
+        return {"soft_loss": self.alpha * tf.convert_to_tensor(soft, tf.float32),
                 **{f"hard_{k}": (1.0 - self.alpha) * v for k, v in hard.items()}}
 
     def metric_sums(self, features, outputs):
         sums = dict(self.student_task.metric_sums(self._hard_features(features), outputs))
+        if self.alpha == 0.0:
+            return sums
         agreement = teacher_agreement(self.kind, outputs, self.teacher_outputs(features),
                                       self._soft_weights(features))
         if agreement is not None:
