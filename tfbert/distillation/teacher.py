@@ -32,7 +32,7 @@ class Teacher:
     >>> try:
     ...     load_teacher("/no/such/run")
     ... except FileNotFoundError as error:
-    ...     print(str(error)[:44])
+    ...     print(str(error).split(':')[0])
     --teacher_dir=/no/such/run has no params.yaml
     """
 
