@@ -135,6 +135,8 @@ def write_results(task, report, command):
     path = common.REPO / "benchmarks" / "RESULTS.md"
     text = path.read_text(encoding="utf-8")
     block = (f"### {TASKS[task][0]}\n\n- date: {report['date']}\n- command: `{command}`\n"
+             f"- machine: {os.cpu_count()} CPUs, float32; tensorflow "
+             f"{report['versions'].get('tensorflow')}\n"
              f"- student: layers 0, 2, 4 of the teacher, {report['student_steps']} steps; "
              "the baseline the same steps\n\n" + table(task, report) + "\n")
     if SECTION not in text:
