@@ -13,7 +13,8 @@ from tfbert import layers
 
 PACKAGES = ("tfbert.configs", "tfbert.layers", "tfbert.networks", "tfbert.models",
             "tfbert.checkpoints", "tfbert.text", "tfbert.data", "tfbert.metrics",
-            "tfbert.serving", "tfbert.training", "tfbert.tasks", "tfbert.distillation")
+            "tfbert.serving", "tfbert.training", "tfbert.tasks", "tfbert.distillation",
+            "tfbert.hub")
 
 
 def _modules():

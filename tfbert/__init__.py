@@ -23,7 +23,7 @@ _EXPORTS = {
     "BertSpanLabeler": "tfbert.models", "BertTokenClassifier": "tfbert.models",
 }
 _SUBPACKAGES = ("checkpoints", "cli", "configs", "data", "layers", "metrics", "models",
-                "networks", "serving", "tasks", "text", "training")
+                "networks", "serving", "tasks", "text", "training", "hub")
 
 __all__ = sorted(_EXPORTS)
 

@@ -251,7 +251,8 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None):
         track: Keras layers/models (and other trackables) the endpoints use.
         vocab_file: copied into the SavedModel as an asset.
         functions: `{attribute: tf.function}` saved on the root object but not
-            as signatures (the TF Hub `tokenize`, `bert_pack_inputs`, `__call__`).
+            as signatures (the TF Hub `tokenize`, `bert_pack_inputs`, `__call__`);
+            a `tf.saved_model.Asset` there is copied into `assets/`.
     """
     # Traced with the LayerNorm every server runs well (the oneDNN-only form is much
     # slower where oneDNN is off; see docs/performance.md).

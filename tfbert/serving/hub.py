@@ -16,13 +16,23 @@ packed `input_word_ids`, `input_mask`, `input_type_ids` (at the exported
 `seq_length`); the encoder's `serving_default` takes them and gives
 `pooled_output`, `sequence_output`, `default` (= `pooled_output`) and
 `encoder_outputs_<i>` (layer i, as the TF Hub encoder's list).
+
+The encoder export also carries the encoder's `BertConfig` as
+`assets/bert_config.json`, so that `tfbert.hub.load_encoder` can rebuild a
+trainable `BertEncoder` from it (TF Serving ignores the file).
 """
+
+import os
+import tempfile
 
 import numpy as np
 import tensorflow as tf
 
 from tfbert.serving.export import WARMUP_TEXTS, Endpoint, string_specs, token_id_specs
 from tfbert.serving.export import export as write_export
+
+# The encoder's config inside an encoder export: `<export>/assets/bert_config.json`.
+CONFIG_ASSET = "bert_config.json"
 
 _RAGGED = {2: tf.RaggedTensorSpec([None, None], tf.int32, 1, tf.int64),
            3: tf.RaggedTensorSpec([None, None, None], tf.int32, 2, tf.int64)}
@@ -71,6 +81,9 @@ def export_preprocessing(export_base, preprocessor, vocab_file=None, version=Non
 def export_encoder(export_base, encoder, version=None, warmup_ids=None):
     """Writes the encoder SavedModel; returns its version directory.
 
+    Besides the signature and `__call__`, it holds `encoder.config` as the asset
+    `bert_config.json` (see the module doc).
+
     Args:
         export_base: `<base>`; writes `<base>/<version>`.
         encoder: `tfbert.BertEncoder`.
@@ -97,5 +110,11 @@ def export_encoder(export_base, encoder, version=None, warmup_ids=None):
         ones = np.ones([2, 8], np.int32)
         warmup_ids = {"input_word_ids": ones, "input_mask": ones, "input_type_ids": 0 * ones}
     endpoint = Endpoint("serving_default", flat, specs, warmup_ids)
-    return write_export(export_base, [endpoint], track=[encoder], version=version,
-                        functions={"__call__": call})
+    with tempfile.TemporaryDirectory() as directory:
+        # An asset is copied into the SavedModel when it is written; the file only
+        # has to exist until then.
+        config_file = os.path.join(directory, CONFIG_ASSET)
+        encoder.config.to_json_file(config_file)
+        return write_export(export_base, [endpoint], track=[encoder], version=version,
+                            functions={"__call__": call,
+                                       "bert_config_file": tf.saved_model.Asset(config_file)})
