@@ -13,7 +13,7 @@ from tfbert import layers
 
 PACKAGES = ("tfbert.configs", "tfbert.layers", "tfbert.networks", "tfbert.models",
             "tfbert.checkpoints", "tfbert.text", "tfbert.data", "tfbert.metrics",
-            "tfbert.serving", "tfbert.training", "tfbert.tasks")
+            "tfbert.serving", "tfbert.training", "tfbert.tasks", "tfbert.explain")
 
 
 def _modules():
