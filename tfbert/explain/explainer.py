@@ -64,20 +64,19 @@ class Explanation:
         }
 
 
+def _require_head(task_name, model):
+    """`model`, or the error naming a task whose model has no head to explain."""
+    if not callable(getattr(model, "head_outputs", None)):
+        raise ValueError(f"task {task_name} has no head to explain (its model is "
+                         f"{type(model).__name__}); explain a model fine-tuned for a "
+                         "classification, regression, multi-label, tagging or SQuAD task")
+    return model
+
+
 def _explained_head(task):
     """`task.build_head`, refusing a task without a head to explain before any weights
     are read (pre-training, the encoder exports)."""
-    name = task.config.task
-
-    def build(encoder):
-        model = task.build_head(encoder)
-        if not callable(getattr(model, "head_outputs", None)):
-            raise ValueError(f"task {name} has no head to explain (its model is "
-                             f"{type(model).__name__}); explain a model fine-tuned for a "
-                             "classification, regression, multi-label, tagging or SQuAD task")
-        return model
-
-    return build
+    return lambda encoder: _require_head(task.config.task, task.build_head(encoder))
 
 
 def load_model_dir(model_dir: str, use_best: bool = True):
@@ -121,7 +120,7 @@ def explain_text(task, model, text: str, text_b: str | None = None,
     Returns:
         An `Explanation`.
     """
-    _explained_head(task)(model.encoder)  # the clear error for a model without a head
+    _require_head(task.config.task, model)
     encoded = encode_text(task.tokenizer, text, text_b,
                           task.config.predict_data.max_seq_length)
     maps = attention_maps(model, encoded.inputs)

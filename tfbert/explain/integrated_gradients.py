@@ -25,7 +25,7 @@ import tensorflow as tf
 from tfbert.explain.targets import Target
 
 # Gauss-Legendre nodes of the default; see docs/explain.md, "Completeness".
-DEFAULT_STEPS = 32
+DEFAULT_STEPS = 64
 METHODS = ("gauss_legendre", "trapezoid")
 
 
