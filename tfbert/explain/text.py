@@ -62,7 +62,7 @@ def encode_text(tokenizer, text: str, text_b: str | None = None,
     Example:
 
     >>> from tfbert.text import BertTokenizer
-    >>> tokenizer = BertTokenizer(vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "un",
+    >>> tokenizer = BertTokenizer(vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un",
     ...                                       "##like", "it", "!"])
     >>> encoded = encode_text(tokenizer, "Unlike it!")
     >>> encoded.pieces, encoded.words
