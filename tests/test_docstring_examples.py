@@ -14,7 +14,7 @@ from tfbert import layers
 PACKAGES = ("tfbert.configs", "tfbert.layers", "tfbert.networks", "tfbert.models",
             "tfbert.checkpoints", "tfbert.text", "tfbert.data", "tfbert.metrics",
             "tfbert.serving", "tfbert.training", "tfbert.tasks", "tfbert.distillation",
-            "tfbert.hub")
+            "tfbert.explain", "tfbert.hub")
 
 
 def _modules():

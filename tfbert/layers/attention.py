@@ -56,6 +56,9 @@ class SelfAttention(keras.layers.Layer):
         attention_bias: `[batch, 1, 1, seq]` additive bias (see `AttentionMask`).
         training: bool. Applies dropout when True. When False the same attention is
             computed with the biases moved off the activations (see `_infer`).
+        return_attention_scores: bool. Also return the attention probabilities
+            `[batch, heads, seq, seq]` (before dropout), the ones this very call used:
+            `(output, probabilities)`. Default False: the output alone.
 
     Example:
 
@@ -90,12 +93,13 @@ class SelfAttention(keras.layers.Layer):
         x = ops.reshape(x, (batch, seq, self.num_heads, self.head_size))
         return ops.transpose(x, (0, 2, 1, 3))
 
-    def call(self, inputs, attention_bias, training=False):
+    def call(self, inputs, attention_bias, training=False, return_attention_scores=False):
         # Batch and length from the bias [batch, 1, 1, seq]: the input may be a token matrix
         # (and -1 in a reshape is undefined for an empty batch).
         batch, seq = ops.shape(attention_bias)[0], ops.shape(attention_bias)[3]
         if not training:
-            return self._infer(inputs, attention_bias, batch, seq)
+            output, probs = self._infer(inputs, attention_bias, batch, seq)
+            return (output, probs) if return_attention_scores else output
         # Scaling the query is the same math as scaling the scores; scaling its kernel and
         # bias is the same again (exactly, for a power-of-4 head size) with no pass over
         # the activations, forward or backward.
@@ -107,8 +111,9 @@ class SelfAttention(keras.layers.Layer):
         scores = tf.linalg.matmul(query, key, transpose_b=True)  # [b, heads, seq, seq]
         scores = ops.cast(scores, "float32") + ops.cast(attention_bias, "float32")
         probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
-        probs = self.dropout(probs, training=training)
-        return self._output(ops.matmul(probs, value), inputs, batch, seq)
+        output = self._output(ops.matmul(self.dropout(probs, training=training), value),
+                              inputs, batch, seq)
+        return (output, probs) if return_attention_scores else output
 
     def _output(self, context, inputs, batch, seq, weights=None):
         # context [batch, heads, seq, head_size] -> the output projection, in the input's shape.
@@ -178,10 +183,19 @@ class SelfAttention(keras.layers.Layer):
         output = self.attention_output
         output_bias = output.bias + ops.matmul(self.value.bias[None], output.kernel)[0]
         return self._output(ops.matmul(probs, value), inputs, batch, seq,
-                            (ops.cast(output.kernel, dtype), ops.cast(output_bias, dtype)))
+                            (ops.cast(output.kernel, dtype), ops.cast(output_bias, dtype))), probs
 
     def compute_output_shape(self, inputs_shape, attention_bias_shape):
         return inputs_shape
+
+    def compute_output_spec(self, inputs, attention_bias, training=False,
+                            return_attention_scores=False):
+        output = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return output
+        batch, seq = attention_bias.shape[0], attention_bias.shape[-1]
+        return output, keras.KerasTensor((batch, self.num_heads, seq, seq),
+                                         dtype=self.compute_dtype)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads,

@@ -30,6 +30,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         inputs: `[batch, seq, hidden]`.
         attention_bias: `[batch, 1, 1, seq]` additive bias (see `AttentionMask`).
         training: bool.
+        return_attention_scores: bool. Also return the self-attention probabilities
+            `[batch, heads, seq, seq]` of this call: `(output, probabilities)`.
 
     Example:
 
@@ -72,7 +74,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.output_dense.build(tuple(inputs_shape[:-1]) + (self.intermediate_size,))
         self.output_layer_norm.build(inputs_shape)
 
-    def call(self, inputs, attention_bias, training=False):
+    def call(self, inputs, attention_bias, training=False, return_attention_scores=False):
         # At inference the block works on the tokens as one [batch * seq, hidden] matrix,
         # as the original's transformer_model does: then each Dense is MatMul + BiasAdd
         # (+ GELU, + the residual add) with nothing between them, and TensorFlow's graph
@@ -80,20 +82,35 @@ class TransformerEncoderBlock(keras.layers.Layer):
         # so training keeps [batch, seq, hidden] (docs/performance.md, "Token-matrix
         # layout"). Same math either way.
         if training:
-            return self._layer(inputs, attention_bias, training)
-        tokens = ops.reshape(inputs, (-1, inputs.shape[-1]))
-        return ops.reshape(self._layer(tokens, attention_bias, training), ops.shape(inputs))
+            output, probs = self._layer(inputs, attention_bias, training)
+        else:
+            tokens = ops.reshape(inputs, (-1, inputs.shape[-1]))
+            output, probs = self._layer(tokens, attention_bias, training)
+            output = ops.reshape(output, ops.shape(inputs))
+        return (output, probs) if return_attention_scores else output
 
     def _layer(self, x, attention_bias, training):
-        attention = self.self_attention(x, attention_bias, training=training)
+        """The layer's output and its attention probabilities (which cost nothing extra:
+        the attention computes them anyway)."""
+        attention, probs = self.self_attention(x, attention_bias, training=training,
+                                               return_attention_scores=True)
         attention = self.dropout(attention, training=training)
         hidden = self.attention_layer_norm(x + attention)
         output = self.output_dense(self.intermediate(hidden))
         output = self.dropout(output, training=training)
-        return self.output_layer_norm(hidden + output)
+        return self.output_layer_norm(hidden + output), probs
 
     def compute_output_shape(self, inputs_shape, attention_bias_shape):
         return inputs_shape
+
+    def compute_output_spec(self, inputs, attention_bias, training=False,
+                            return_attention_scores=False):
+        output = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return output
+        batch, seq = attention_bias.shape[0], attention_bias.shape[-1]
+        return output, keras.KerasTensor((batch, self.num_heads, seq, seq),
+                                         dtype=self.compute_dtype)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads,

@@ -61,10 +61,21 @@ class DenseHeadModel(EncoderTaskModel):
         head = ClassificationHead(num_classes, rate, config.initializer_range,
                                   name=self._head_name, dtype=encoder.dtype_policy)
         inputs = self._inputs(encoder)
-        outputs = encoder(inputs)
-        super().__init__(inputs=inputs,
-                         outputs={"logits": head(outputs[self._encoder_output])}, **kwargs)
+        super().__init__(inputs=inputs, outputs=self._head_forward(head, encoder(inputs)),
+                         **kwargs)
         self.encoder = encoder
         setattr(self, self._head_name, head)
         self.num_classes = num_classes
         self.dropout = dropout
+
+    @classmethod
+    def _head_forward(cls, head, encoder_outputs, training=None):
+        # Written once: it builds the functional model and runs `head_outputs`.
+        given = {} if training is None else {"training": training}
+        return {"logits": head(encoder_outputs[cls._encoder_output], **given)}
+
+    def head_outputs(self, encoder_outputs: dict, training: bool = False) -> dict:
+        """The model's outputs from the encoder's (`BertEncoder.encode`): what a call
+        gives when the encoder gave `encoder_outputs` (`tfbert.explain` runs the
+        encoder on word embeddings of its own through this)."""
+        return self._head_forward(getattr(self, self._head_name), encoder_outputs, training)

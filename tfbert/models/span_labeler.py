@@ -31,9 +31,19 @@ class BertSpanLabeler(EncoderTaskModel):
         head = SpanHead(encoder.config.initializer_range, name="span_head",
                         dtype=encoder.dtype_policy)
         inputs = self._inputs(encoder)
-        start_logits, end_logits = head(encoder(inputs)["sequence_output"])
-        super().__init__(inputs=inputs,
-                         outputs={"start_logits": start_logits, "end_logits": end_logits},
+        super().__init__(inputs=inputs, outputs=self._head_forward(head, encoder(inputs)),
                          **kwargs)
         self.encoder = encoder
         self.span_head = head
+
+    @staticmethod
+    def _head_forward(head, encoder_outputs):
+        # Written once: it builds the functional model and runs `head_outputs`.
+        start_logits, end_logits = head(encoder_outputs["sequence_output"])
+        return {"start_logits": start_logits, "end_logits": end_logits}
+
+    def head_outputs(self, encoder_outputs: dict, training: bool = False) -> dict:
+        """The model's outputs from the encoder's (`BertEncoder.encode`), as a call
+        computes them (the span head has no dropout: `training` changes nothing)."""
+        del training
+        return self._head_forward(self.span_head, encoder_outputs)

@@ -20,6 +20,37 @@ def encoder_inputs(seq_length: int | None = None) -> dict[str, keras.KerasTensor
             for name in INPUT_NAMES}
 
 
+# The layers a `BertEncoder` holds as attributes, under the names checkpoints know them by.
+_LAYER_ATTRIBUTES = ("word_embeddings", "position_embedding", "type_embeddings",
+                     "embeddings_layer_norm", "transformer_layers", "pooler")
+
+
+def _forward(layers, inputs, word_embeddings=None, return_attention_scores=False,
+             training=None):
+    """The encoder's forward pass, written once: it builds the functional model (on Keras
+    inputs) and runs `BertEncoder.encode` (on tensors), so the two cannot drift apart."""
+    given = {} if training is None else {"training": training}
+    words = (layers["word_embeddings"](inputs["input_word_ids"]) if word_embeddings is None
+             else word_embeddings)  # [batch, seq, hidden]
+    x = words + layers["position_embedding"](words) + layers["type_embeddings"](
+        inputs["input_type_ids"])
+    x = layers["embeddings_dropout"](layers["embeddings_layer_norm"](x), **given)
+    attention_bias = layers["attention_mask"](inputs["input_mask"])
+    encoder_outputs, attention_probs = [], []
+    for block in layers["transformer_layers"]:
+        if return_attention_scores:
+            x, probs = block(x, attention_bias, return_attention_scores=True, **given)
+            attention_probs.append(probs)
+        else:
+            x = block(x, attention_bias, **given)
+        encoder_outputs.append(x)
+    outputs = {"sequence_output": x, "pooled_output": layers["pooler"](x[:, 0, :]),
+               "encoder_outputs": encoder_outputs}
+    if return_attention_scores:
+        outputs["attention_probs"] = attention_probs
+    return outputs
+
+
 @keras.saving.register_keras_serializable(package="tfbert")
 class BertEncoder(keras.Model):
     """The BERT encoder of Devlin et al. (2018), with the original numerics.
@@ -86,30 +117,20 @@ class BertEncoder(keras.Model):
             name="pooler_transform", dtype=dtype)
 
         # === Functional Model ===
+        layers = {"word_embeddings": word_embeddings, "position_embedding": position_embedding,
+                  "type_embeddings": type_embeddings,
+                  "embeddings_layer_norm": embeddings_layer_norm,
+                  "transformer_layers": blocks, "pooler": pooler}
         inputs = encoder_inputs(seq_length)
-        words = word_embeddings(inputs["input_word_ids"])  # [batch, seq, hidden]
-        x = words + position_embedding(words) + type_embeddings(inputs["input_type_ids"])
-        x = embeddings_dropout(embeddings_layer_norm(x))
-        attention_bias = AttentionMask(name="attention_mask", dtype=dtype)(inputs["input_mask"])
-        encoder_outputs = []
-        for block in blocks:
-            x = block(x, attention_bias)
-            encoder_outputs.append(x)
-        pooled = pooler(x[:, 0, :])
-        super().__init__(
-            inputs=inputs,
-            outputs={"sequence_output": x, "pooled_output": pooled,
-                     "encoder_outputs": encoder_outputs},
-            **kwargs)
+        outputs = _forward({**layers, "embeddings_dropout": embeddings_dropout,
+                            "attention_mask": AttentionMask(name="attention_mask", dtype=dtype)},
+                           inputs)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         # === Config, and the layers under the names checkpoints know them by ===
         self.config = config
         self.use_one_hot_embeddings = use_one_hot_embeddings
         self.seq_length = seq_length
-        layers = {"word_embeddings": word_embeddings, "position_embedding": position_embedding,
-                  "type_embeddings": type_embeddings,
-                  "embeddings_layer_norm": embeddings_layer_norm,
-                  "transformer_layers": blocks, "pooler": pooler}
         for name, layer in layers.items():
             setattr(self, name, layer)
 
@@ -122,6 +143,43 @@ class BertEncoder(keras.Model):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Self:
         return cls(**config)
+
+    def encode(self, inputs: dict[str, Any], word_embeddings: Any = None,
+               return_attention_scores: bool = False, training: bool = False) -> dict[str, Any]:
+        """The encoder's outputs, computed by the very layers and code path of a normal
+        call, with two options a call cannot take.
+
+        This is for looking inside the model (`tfbert.explain`): attention maps that come
+        from the same forward pass as the outputs (not a second implementation that could
+        drift), and gradients with respect to the word embeddings. With both options off
+        the outputs are those of `encoder(inputs)`, bit for bit.
+
+        Args:
+            inputs: the encoder's input dict (int32 `[batch, seq]`).
+            word_embeddings: float `[batch, seq, hidden]` used in place of the looked-up
+                word embeddings of `input_word_ids` (position and type embeddings, the
+                mask and the rest stay); None: look them up.
+            return_attention_scores: add `attention_probs`, the list (one entry per
+                layer) of the attention probabilities `[batch, heads, seq, seq]`.
+            training: bool. Dropout on when True.
+
+        Returns:
+            The dict of a call (`sequence_output`, `pooled_output`, `encoder_outputs`),
+            plus `attention_probs` when asked for.
+
+        Example:
+
+        >>> config = BertConfig(vocab_size=100, hidden_size=64, num_hidden_layers=2,
+        ...                     num_attention_heads=2, intermediate_size=128)
+        >>> encoder = BertEncoder(config)
+        >>> outputs = encoder.encode(encoder.dummy_inputs(1, 5), return_attention_scores=True)
+        >>> len(outputs["attention_probs"]), outputs["attention_probs"][0].shape
+        (2, TensorShape([1, 2, 5, 5]))
+        """
+        layers = {name: getattr(self, name) for name in _LAYER_ATTRIBUTES}
+        for name in ("embeddings_dropout", "attention_mask"):
+            layers[name] = self.get_layer(name)
+        return _forward(layers, inputs, word_embeddings, return_attention_scores, training)
 
     def dummy_inputs(self, batch_size: int = 1, seq_length: int = 8) -> dict[str, np.ndarray]:
         """All-ones ids, full mask, type 0: builds the model and shows the input format."""
