@@ -61,3 +61,42 @@ def pytest_runtest_teardown(item):
 
 
 _LAST_TEARDOWN = None
+
+
+# The one fine-tuned model directory the tests share (a distillation teacher, the model
+# the explain tests explain): 4 layers of hidden 64 on the uncased vocab.
+FINETUNED_SST2 = dict(vocab_size=30522, hidden_size=64, num_hidden_layers=4,
+                      num_attention_heads=2, intermediate_size=128,
+                      max_position_embeddings=128, type_vocab_size=2)
+
+
+@pytest.fixture(scope="session")
+def finetuned_sst2_dir(shared_data, uncased_vocab, tmp_path_factory):
+    """A model directory of `glue/sst2` that `run_experiment` wrote (what
+    `tfbert_finetune` runs): `FINETUNED_SST2` fine-tuned 60 steps on 300 real SST-2
+    sentences and evaluated on 200 (checkpoints, params.yaml, eval_results.txt).
+    Trained once per session."""
+    from tests.training.conftest import head_lines
+    from tfbert.configs.bert_config import BertConfig
+    from tfbert.tasks import load_config
+    from tfbert.training.experiment import run_experiment
+
+    root = tmp_path_factory.mktemp("finetuned_sst2")
+    source = shared_data / "glue" / "SST-2"
+    train = head_lines(source / "train.tsv", 301, root / "train.tsv")
+    dev = head_lines(source / "dev.tsv", 201, root / "dev.tsv")
+    BertConfig(**FINETUNED_SST2).to_json_file(root / "bert_config.json")
+    override = (f"task.model={root / 'bert_config.json'},task.vocab_file={uncased_vocab},"
+                "task.num_train_epochs=null,task.warmup_proportion=null,"
+                "trainer.train_steps=60,trainer.steps_per_loop=30,"
+                "trainer.checkpoint_interval=60,trainer.optimizer.learning_rate=2e-3,"
+                "trainer.optimizer.warmup_steps=5,"
+                f"task.train_data.input_path={train},task.train_data.max_seq_length=32,"
+                "task.train_data.global_batch_size=16,"
+                f"task.validation_data.input_path={dev},task.validation_data.max_seq_length=64,"
+                "task.validation_data.global_batch_size=50,"
+                "task.predict_data.max_seq_length=64,runtime.seed=1")
+    model_dir = root / "run"
+    run_experiment(load_config("glue/sst2", params_override=override), str(model_dir),
+                   "train_and_eval")
+    return str(model_dir)

@@ -38,7 +38,7 @@ def test_explain_writes_pictures_and_numbers(sst2_model_dir, tmp_path):
 @pytest.mark.parametrize(("flags", "message"), [
     (["--target=positive"], "target 'positive' is not a class of the model; known: 0, 1"),
     (["--position=3"], "a position applies to tagging and SQuAD models only"),
-    (["--layer=7"], "--layer=7 --head=0: layer 7 does not exist: the model has 2 layers"),
+    (["--layer=7"], "--layer=7 --head=0: layer 7 does not exist: the model has 4 layers"),
 ])
 def test_bad_targets_and_layers_are_one_clear_error(sst2_model_dir, tmp_path, flags, message):
     result = _explain(f"--model_dir={sst2_model_dir}", "--text=fine",

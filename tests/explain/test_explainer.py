@@ -34,11 +34,13 @@ def test_a_text_through_a_fine_tuned_directory(loaded, tmp_path):
 
     paths = write_explanation(explanation, str(tmp_path), layer=-1, head=1)
     names = sorted(p.rsplit("/", 1)[-1] for p in paths)
-    assert names == ["attention.npy", "attention_L1_H1.png", "attributions.png",
+    last = model.encoder.config.num_hidden_layers - 1  # layer -1, named by its index
+    assert names == ["attention.npy", f"attention_L{last}_H1.png", "attributions.png",
                      "attributions.tsv", "explanation.json"]
     assert json.loads((tmp_path / "explanation.json").read_text())["target"] == "1"
     stacked = np.load(tmp_path / "attention.npy")
-    assert stacked.shape == (2, 2, len(explanation.text.pieces), len(explanation.text.pieces))
+    config, pieces = model.encoder.config, len(explanation.text.pieces)
+    assert stacked.shape == (config.num_hidden_layers, config.num_attention_heads, pieces, pieces)
     lines = (tmp_path / "attributions.tsv").read_text().splitlines()
     assert lines[0] == "position\tpiece\tword\tattribution" and len(lines) == 1 + stacked.shape[2]
     assert lines[2].split("\t")[1:3] == ["a", "A"]
