@@ -13,6 +13,17 @@ from tfbert.layers.initializers import truncated_normal
 MASK_ADDER = -10000.0
 
 
+def attention_output_spec(layer, inputs, attention_bias, return_attention_scores):
+    """The output spec of a layer that may also return `[batch, heads, seq, seq]`
+    attention probabilities (`SelfAttention`, `TransformerEncoderBlock`)."""
+    output = keras.KerasTensor(inputs.shape, dtype=layer.compute_dtype)
+    if not return_attention_scores:
+        return output
+    batch, seq = attention_bias.shape[0], attention_bias.shape[-1]
+    return output, keras.KerasTensor((batch, layer.num_heads, seq, seq),
+                                     dtype=layer.compute_dtype)
+
+
 @keras.saving.register_keras_serializable(package="tfbert")
 class AttentionMask(keras.layers.Layer):
     """Turns an `input_mask` `[batch, seq]` (1 = token, 0 = padding) into an
@@ -190,12 +201,7 @@ class SelfAttention(keras.layers.Layer):
 
     def compute_output_spec(self, inputs, attention_bias, training=False,
                             return_attention_scores=False):
-        output = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
-        if not return_attention_scores:
-            return output
-        batch, seq = attention_bias.shape[0], attention_bias.shape[-1]
-        return output, keras.KerasTensor((batch, self.num_heads, seq, seq),
-                                         dtype=self.compute_dtype)
+        return attention_output_spec(self, inputs, attention_bias, return_attention_scores)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads,

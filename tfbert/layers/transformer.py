@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from tfbert.layers.activations import get_activation
-from tfbert.layers.attention import SelfAttention
+from tfbert.layers.attention import SelfAttention, attention_output_spec
 from tfbert.layers.dropout import Dropout
 from tfbert.layers.initializers import truncated_normal
 from tfbert.layers.layer_norm import layer_norm
@@ -105,12 +105,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
     def compute_output_spec(self, inputs, attention_bias, training=False,
                             return_attention_scores=False):
-        output = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
-        if not return_attention_scores:
-            return output
-        batch, seq = attention_bias.shape[0], attention_bias.shape[-1]
-        return output, keras.KerasTensor((batch, self.num_heads, seq, seq),
-                                         dtype=self.compute_dtype)
+        return attention_output_spec(self, inputs, attention_bias, return_attention_scores)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads,
