@@ -10,8 +10,8 @@ One run does all of it, in order, each step resumable (a finished step is skippe
 4. the exports of teacher and student: raw text in, texts/s at batch 32 on the dev
    sentences, measured alternately in fresh processes (`bench_serving`'s worker).
 
-Writes `benchmarks/out/distill_<task>/report.json` and the table; a full run replaces
-its section of benchmarks/RESULTS.md, a `--quick` run (a few steps on a few hundred
+Writes `benchmarks/out/distill_<task>/report.json` and the table; a full run puts
+it into benchmarks/results/latest.json and RESULTS.md, a `--quick` run (a few steps on a few hundred
 sentences: a smoke test of the chain, whose figures mean nothing) does not.
 
     python -m benchmarks.distill_sst2                  # the full run (hours on 2 cores)
@@ -22,12 +22,10 @@ sentences: a smoke test of the chain, whose figures mean nothing) does not.
 import argparse
 import datetime
 import os
-import re
 
 from benchmarks import common
 
 TASKS = {"sst2": ("SST-2", "accuracy"), "mrpc": ("MRPC", "f1")}
-SECTION = "## Distillation into a 3-layer student (issue #23)"
 
 
 def _head(path, lines, out):
@@ -114,41 +112,34 @@ def throughput(exports, repeats, texts):
     return {name: common.median_or_none(values) for name, values in runs.items()}
 
 
-def table(task, report):
-    metric = TASKS[task][1]
+def rows(task, report):
+    """The table: teacher, distilled student and baseline, with export speed."""
     rate = report["texts_per_s"]
-    rows = [f"| model | layers | dev {metric} | export texts/s (batch 32) | vs teacher |",
-            "|---|---:|---:|---:|---:|"]
+    out = []
     for key, title, layers in (("teacher", "teacher: all-MiniLM-L6-v2 fine-tuned", 6),
                                ("student", f"student, distilled (alpha {report['alpha']}, "
                                            f"T {report['temperature']})", 3),
                                ("baseline", "baseline: same init, hard labels only", 3)):
         speed = rate.get(key)
-        shown = f"{speed:.1f} | {speed / rate['teacher']:.2f}x" if speed else \
-            "(the student's graph) | "
-        rows.append(f"| {title} | {layers} | {100 * report['dev'][key][metric]:.2f} | "
-                    f"{shown} |")
-    return "\n".join(rows) + "\n"
+        out.append([title, str(layers), f"{100 * report['dev'][key][TASKS[task][1]]:.2f}",
+                    f"{speed:.1f}" if speed else "(the student's graph)",
+                    f"{speed / rate['teacher']:.2f}x" if speed else ""])
+    return out
 
 
-def write_results(task, report, command):
-    path = common.REPO / "benchmarks" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    block = (f"### {TASKS[task][0]}\n\n- date: {report['date']}\n- command: `{command}`\n"
-             f"- machine: {os.cpu_count()} CPUs, float32; tensorflow "
-             f"{report['versions'].get('tensorflow')}\n"
-             f"- student: layers 0, 2, 4 of the teacher, {report['student_steps']} steps; "
-             "the baseline the same steps\n\n" + table(task, report) + "\n")
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n"
-    start = text.index(SECTION) + len(SECTION) + 2
-    end = text.find("\n## ", start)
-    body = text[start:] if end < 0 else text[start:end + 1]
-    body = re.sub(rf"### {TASKS[task][0]}\n.*?(?=\n### |\Z)", "", body, flags=re.S)
-    body = re.sub(r"^Pending:.*\n?", "", body, flags=re.M).strip("\n")
-    body = (body + "\n\n" if body else "") + block
-    text = text[:start] + body + ("" if end < 0 else text[end + 1:])
-    path.write_text(text, encoding="utf-8")
+def results_entry(task, report, command):
+    """The entry of `benchmarks/results/latest.json` (RESULTS.md is rendered from it)."""
+    return {"name": f"distill_{task}",
+            "title": f"Distillation into a 3-layer student, {TASKS[task][0]} (issue #23)",
+            "date": report["date"], "command": command,
+            "machine": f"{os.cpu_count()} CPUs, float32; tensorflow "
+                       f"{report['versions'].get('tensorflow')}",
+            "source": f"benchmarks/out/distill_{task}/report.json (not committed)",
+            "header": ["model", "layers", f"dev {TASKS[task][1]}",
+                       "export texts/s (batch 32)", "vs teacher"],
+            "rows": rows(task, report),
+            "notes": [f"Student: layers 0, 2, 4 of the teacher, {report['student_steps']} "
+                      "steps; the baseline the same steps from the same init."]}
 
 
 def main():
@@ -181,10 +172,14 @@ def main():
                                         64 if args.quick else None),
               "versions": common.versions()}
     common.write_report(os.path.join(work, "report.json"), report)
-    print(table(args.task, report))
+    entry = results_entry(args.task, report, f"python -m benchmarks.distill_sst2 "
+                                             f"--task={args.task}")
+    print("\n".join(" | ".join(row) for row in [entry["header"], *entry["rows"]]))
     if not args.quick:
-        write_results(args.task, report, "python -m benchmarks.distill_sst2 "
-                      f"--task={args.task}")
+        from benchmarks import summarize
+
+        summarize.update_latest(summarize.LATEST, [entry])
+        print(f"wrote {summarize.write_results()}")
 
 
 if __name__ == "__main__":
