@@ -11,6 +11,7 @@ import concurrent.futures
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +38,13 @@ def missing_path_cases(vocab, work):
                                             f"--vocab_file={vocab}"], f"{MISSING}/corpus.txt"),
         "tfbert_demo": ([f"--work_dir={work / 'demo'}", f"--corpus_file={MISSING}/corpus.txt"],
                         f"{MISSING}/corpus.txt"),
+        "tfbert_distill": ([f"--teacher_dir={MISSING}", f"--output_dir={work / 'student'}"],
+                           MISSING),
+        "tfbert_explain": ([f"--model_dir={MISSING}", "--text=a film",
+                            f"--output_dir={work / 'explain'}"], MISSING),
+        "tfbert_extend_vocab": ([f"--input={work}", f"--vocab_file={vocab}",
+                                 f"--words_file={MISSING}/words.txt",
+                                 f"--output_dir={work / 'extended'}"], f"{MISSING}/words.txt"),
         "tfbert_export": (["--task=classification", f"--model_dir={MISSING}",
                            f"--export_dir={work / 'export'}", f"--vocab_file={vocab}"], MISSING),
         "tfbert_extract_features": ([f"--input_file={sentences}",
@@ -57,7 +65,8 @@ def missing_path_cases(vocab, work):
 
 
 COMMANDS = ("tfbert_build_vocab", "tfbert_convert_checkpoint", "tfbert_create_pretraining_data",
-            "tfbert_demo", "tfbert_export", "tfbert_extract_features", "tfbert_finetune",
+            "tfbert_demo", "tfbert_distill", "tfbert_explain", "tfbert_export",
+            "tfbert_extend_vocab", "tfbert_extract_features", "tfbert_finetune",
             "tfbert_pretrain", "tfbert_serving_client")
 CASES = [(command, kind) for command in COMMANDS for kind in ("unknown_flag", "missing_path")]
 
@@ -95,3 +104,12 @@ def test_one_error_path(results, command, kind):
     assert "Traceback" not in stderr, stderr[-3000:]
     for line in START_UP_LINES:
         assert line not in stderr, f"TensorFlow's start-up line {line!r} shown:\n{stderr[-3000:]}"
+
+
+def test_every_console_script_is_checked():
+    """A command added to pyproject.toml without an error-path case here fails this."""
+    import tomllib
+
+    scripts = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml")
+                            .read_text(encoding="utf-8"))["project"]["scripts"]
+    assert sorted(scripts) == sorted(COMMANDS)
