@@ -47,7 +47,10 @@ def save_checkpoint(manager, checkpoint_number):
         return manager.save(checkpoint_number=checkpoint_number)
     except (tf.errors.OpError, OSError) as error:
         prefix = os.path.join(manager.directory, f"ckpt-{int(checkpoint_number)}")
-        for path in tf.io.gfile.glob(prefix + ".*") + tf.io.gfile.glob(prefix + "_temp*"):
+        # A complete checkpoint of the same number (saved before a resume) is kept.
+        done = prefix in manager.checkpoints
+        for path in ([] if done else tf.io.gfile.glob(prefix + ".*")) + \
+                tf.io.gfile.glob(prefix + "_temp*"):
             if tf.io.gfile.isdir(path):
                 tf.io.gfile.rmtree(path)
             else:
