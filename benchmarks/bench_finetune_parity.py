@@ -150,29 +150,45 @@ def schedule_factor(step, total, warmup):
     return 1.0 - min(step, total) / total
 
 
-def run_hf_torch(args):
-    """Fine-tunes `BertForSequenceClassification` on tfbert's features from tfbert's
-    initial head, `args.steps` steps with the same schedule, clipping and decay."""
-    import torch
+def torch_model(torch, head, **config):
+    """`BertForSequenceClassification` of all-MiniLM-L6-v2 (its config changed by
+    `config`) with tfbert's initial head (`head`: its `kernel` and `bias`)."""
     from transformers import BertForSequenceClassification
 
-    torch.set_num_threads(os.cpu_count())
-    features = np.load(pathlib.Path(args.work_dir) / f"{args.task}_features.npz")
-    head = np.load(args.head_file)
-    torch.manual_seed(args.seed)
-    model = BertForSequenceClassification.from_pretrained(common.minilm_dir(), num_labels=2)
+    model = BertForSequenceClassification.from_pretrained(common.minilm_dir(), num_labels=2,
+                                                          **config)
     with torch.no_grad():
         model.classifier.weight.copy_(torch.from_numpy(head["kernel"].T.copy()))
         model.classifier.bias.copy_(torch.from_numpy(head["bias"]))
+    return model
+
+
+def torch_optimizer(torch, model, optimizer_type, lr, total_steps, warmup_steps):
+    """`(optimizer, scheduler, decayed parameter count)`: the optimizer type's PyTorch
+    update with the original's decay exclusions, and tfbert's schedule."""
     named = list(model.named_parameters())
     decay = [p for n, p in named if not any(e in n for e in EXCLUDED)]
     groups = [{"params": decay, "weight_decay": WEIGHT_DECAY},
               {"params": [p for n, p in named if any(e in n for e in EXCLUDED)],
                "weight_decay": 0.0}]
-    cls = torch.optim.AdamW if args.optimizer == "adamw" else _torch_bert_adamw(torch)
-    optimizer = cls(groups, lr=args.lr, betas=(0.9, 0.999), eps=EPSILON)
+    cls = torch.optim.AdamW if optimizer_type == "adamw" else _torch_bert_adamw(torch)
+    optimizer = cls(groups, lr=lr, betas=(0.9, 0.999), eps=EPSILON)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: schedule_factor(step, args.steps, args.warmup_steps))
+        optimizer, lambda step: schedule_factor(step, total_steps, warmup_steps))
+    return optimizer, scheduler, sum(p.numel() for p in decay)
+
+
+def run_hf_torch(args):
+    """Fine-tunes `BertForSequenceClassification` on tfbert's features from tfbert's
+    initial head, `args.steps` steps with the same schedule, clipping and decay."""
+    import torch
+
+    torch.set_num_threads(os.cpu_count())
+    features = np.load(pathlib.Path(args.work_dir) / f"{args.task}_features.npz")
+    torch.manual_seed(args.seed)
+    model = torch_model(torch, np.load(args.head_file))
+    optimizer, scheduler, decayed = torch_optimizer(torch, model, args.optimizer, args.lr,
+                                                    args.steps, args.warmup_steps)
 
     def tensors(split, rows):
         mask = features[f"{split}_input_mask"][rows]
@@ -208,7 +224,7 @@ def run_hf_torch(args):
             predictions += model(**tensors("dev", rows)).logits.argmax(-1).tolist()
     return {"predictions": predictions, "train_seconds": seconds, "steps": args.steps,
             "warmup_steps": args.warmup_steps, "last_loss": float(loss.detach()),
-            "decayed_parameters": sum(p.numel() for p in decay)}
+            "decayed_parameters": decayed}
 
 
 def _subset(task, examples, data_dir):

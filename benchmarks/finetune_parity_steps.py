@@ -29,12 +29,11 @@ from benchmarks import common
 from benchmarks.bench_finetune_parity import (
     CLIP_NORM,
     EPSILON,
-    EXCLUDED,
     TASKS,
     WARMUP,
     WEIGHT_DECAY,
-    _torch_bert_adamw,
-    schedule_factor,
+    torch_model,
+    torch_optimizer,
 )
 
 WORKER = "benchmarks.finetune_parity_steps"
@@ -125,30 +124,13 @@ def _torch_batch(torch, batch, step):
 def run_hf_torch(args):
     """The same steps with `BertForSequenceClassification` from tfbert's head."""
     import torch
-    from transformers import BertForSequenceClassification
 
     work = pathlib.Path(args.work_dir)
     head, batch = np.load(work / "head.npz"), np.load(work / "batches.npz")
-
-    def model_from_head(**dropout):
-        model = BertForSequenceClassification.from_pretrained(
-            common.minilm_dir(), num_labels=2, **dropout)
-        with torch.no_grad():
-            model.classifier.weight.copy_(torch.from_numpy(head["kernel"].T.copy()))
-            model.classifier.bias.copy_(torch.from_numpy(head["bias"]))
-        return model
-
     torch.manual_seed(args.seed)
-    model = model_from_head(**NO_DROPOUT)
-    named = list(model.named_parameters())
-    groups = [{"params": [p for n, p in named if not any(e in n for e in EXCLUDED)],
-               "weight_decay": WEIGHT_DECAY},
-              {"params": [p for n, p in named if any(e in n for e in EXCLUDED)],
-               "weight_decay": 0.0}]
-    cls = torch.optim.AdamW if args.optimizer == "adamw" else _torch_bert_adamw(torch)
-    optimizer = cls(groups, lr=args.lr, betas=(0.9, 0.999), eps=EPSILON)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: schedule_factor(step, args.total_steps, args.warmup_steps))
+    model = torch_model(torch, head, **NO_DROPOUT)
+    optimizer, scheduler, _ = torch_optimizer(torch, model, args.optimizer, args.lr,
+                                              args.total_steps, args.warmup_steps)
     model.train()
     losses, norms = [], []
     for step in range(args.steps):
@@ -159,7 +141,7 @@ def run_hf_torch(args):
         optimizer.step()
         scheduler.step()
         losses.append(float(loss))
-    model = model_from_head()
+    model = torch_model(torch, head)
     inputs = _torch_batch(torch, batch, 0)
     del inputs["labels"]
     with torch.no_grad():
