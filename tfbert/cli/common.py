@@ -65,6 +65,18 @@ def fail(name, message):
     sys.exit(1)
 
 
+
+def vocab_file_or_beside(vocab_file, source_flag, source):
+    """`--vocab_file` if given, else the vocab.txt beside the checkpoint `source`
+    (the flag `--<source_flag>`); a usage error naming both when there is none."""
+    from tfbert.checkpoints.loader import source_vocab
+
+    found = vocab_file or source_vocab(source)
+    if found is None:
+        raise app.UsageError(f"give --vocab_file: there is no vocab.txt beside "
+                             f"--{source_flag}={source}")
+    return found
+
 def define_experiment_flags(task_default, task_help, modes):
     """The Model Garden style flags of `tfbert_pretrain` and `tfbert_finetune`."""
     flags.DEFINE_string("task", task_default, task_help)

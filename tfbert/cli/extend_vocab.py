@@ -15,7 +15,7 @@ Examples:
         --words_file=words.txt --output_dir=runs/sst2_x
 """
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from tfbert.cli import common
 
@@ -44,12 +44,8 @@ def define_flags():
 def main(argv):
     del argv
     from tfbert.checkpoints.extend_vocab import extend_vocab, read_words_file
-    from tfbert.checkpoints.loader import source_vocab
 
-    vocab_file = FLAGS.vocab_file or source_vocab(FLAGS.input)
-    if vocab_file is None:
-        raise app.UsageError(f"give --vocab_file: there is no vocab.txt beside --input="
-                             f"{FLAGS.input}")
+    vocab_file = common.vocab_file_or_beside(FLAGS.vocab_file, "input", FLAGS.input)
     words, places = read_words_file(FLAGS.words_file)
     logging.info("adding %d word(s) from %s to %s", len(words), FLAGS.words_file, vocab_file)
     result = extend_vocab(FLAGS.input, vocab_file, words, FLAGS.output_dir,

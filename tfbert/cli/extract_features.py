@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
-from tfbert.checkpoints.loader import load_model, source_vocab
+from tfbert.checkpoints.loader import load_model
 from tfbert.cli import common
 from tfbert.text import BertPreprocessor
 
@@ -106,10 +106,7 @@ def extract_features(encoder, preprocessor, texts_a, texts_b, layers, output_fil
 
 def main(argv):
     del argv
-    vocab_file = FLAGS.vocab_file or source_vocab(FLAGS.checkpoint)
-    if vocab_file is None:
-        raise app.UsageError(f"give --vocab_file: there is no vocab.txt beside "
-                             f"--checkpoint={FLAGS.checkpoint}")
+    vocab_file = common.vocab_file_or_beside(FLAGS.vocab_file, "checkpoint", FLAGS.checkpoint)
     if not os.path.isfile(vocab_file):
         raise app.UsageError(f"--vocab_file={vocab_file}: no such file")
     try:
