@@ -46,10 +46,10 @@ def test_a_resumed_finetuning_run_ends_with_the_uninterrupted_weights(tiny_sst2,
 
     expected = _tensors(str(tmp_path / "straight" / "ckpt-12"))
     resumed = _tensors(str(tmp_path / "resumed" / "ckpt-12"))
+    for name in set(expected) & set(resumed):
+        np.testing.assert_array_equal(resumed[name], expected[name], err_msg=name)
     assert sorted(resumed) == sorted(expected)
     assert any(name.startswith("dropout_seeds/") for name in expected)
-    for name, value in expected.items():
-        np.testing.assert_array_equal(resumed[name], value, err_msg=name)
 
 
 def test_a_checkpoint_without_seed_states_still_resumes(tmp_path, caplog):
