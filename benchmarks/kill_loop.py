@@ -8,8 +8,9 @@ The run is the real command in a subprocess: a tiny random-init BERT (2 layers, 
 64, the real uncased vocab, dropout 0.1) pre-trained on the original
 `create_pretraining_data.py` records of `pretraining_golden/` (seq 128), or fine-tuned
 on 300 real SST-2 sentences; a checkpoint every `INTERVAL` steps. Each life is SIGKILLed
-at a moment drawn from a seeded RNG: during start-up, at a random time while training, or
-the instant a new checkpoint file appears in the model directory (mid-write). After each
+at a moment drawn from a seeded RNG: during start-up (1-8 s after it), 0-1.5 s after its
+first new checkpoint, or the instant a new checkpoint file appears in the model directory
+(mid-write). After each
 kill the harness checks that:
 
 - the latest checkpoint (the one the `checkpoint` state file names) is complete: every
@@ -57,7 +58,7 @@ def prepare(kind, workdir, shared_data, seed, train_steps=None):
     common = [f"--bert_config_file={config}", "--do_train", f"--iterations_per_loop={INTERVAL}",
               f"--save_checkpoints_steps={INTERVAL}", "--learning_rate=1e-3"]
     if kind == "pretrain":
-        train_steps = train_steps or 60
+        train_steps = train_steps or 300
         records = os.path.join(shared_data, "pretraining_golden",
                                "sample_text_seq128_seed12345.tfrecord")
         return [sys.executable, "-m", "tfbert.cli.pretrain", *common,
@@ -73,7 +74,7 @@ def prepare(kind, workdir, shared_data, seed, train_steps=None):
             head = f.readlines()[:lines]
         with open(os.path.join(workdir, name), "w", encoding="utf-8") as f:
             f.writelines(head)
-    train_steps = train_steps or 75  # 300 sentences x 4 epochs / batch 16
+    train_steps = train_steps or 300  # 300 sentences x 16 epochs / batch 16
     return [sys.executable, "-m", "tfbert.cli.finetune", *common, "--task=glue/sst2",
             f"--train_file={workdir}/train.tsv", f"--predict_file={workdir}/dev.tsv",
             f"--vocab_file={vocab}", "--max_seq_length=32", "--train_batch_size=16",
@@ -96,6 +97,19 @@ def _entries(model_dir):
     return set(os.listdir(model_dir)) if os.path.isdir(model_dir) else set()
 
 
+def _writing(model_dir, since):
+    """Whether a checkpoint is being written: a `*_temp*` entry touched since the life
+    started at `since` (one left by an earlier life's killed write is older)."""
+    for entry in _entries(model_dir):
+        if "_temp" in entry:
+            try:
+                if os.path.getmtime(os.path.join(model_dir, entry)) >= since:
+                    return True
+            except OSError:  # renamed or removed meanwhile: the write was going on
+                return True
+    return False
+
+
 def _wait_training(process, log_path, deadline):
     """Until the life logs a training step (or ends); False if it ended."""
     while time.time() < deadline:
@@ -110,13 +124,20 @@ def _wait_training(process, log_path, deadline):
 def _kill_at(moment, rng, process, model_dir, log_path, timeout):
     """Waits for the moment drawn, then SIGKILLs; returns whether a checkpoint was being
     written (a `*_temp*` entry present) when it died, or None if the life ended first."""
-    deadline = time.time() + timeout
+    import tensorflow as tf
+
+    started = time.time()
+    deadline = started + timeout
+    start_checkpoint = tf.train.latest_checkpoint(model_dir)
     if moment == "startup":
         time.sleep(rng.uniform(1.0, 8.0))
     elif not _wait_training(process, log_path, deadline):
         return None
-    elif moment == "training":
-        time.sleep(rng.uniform(0.0, 3.0))
+    elif moment == "training":  # after the life's first checkpoint: every such life progresses
+        while time.time() < deadline and process.poll() is None and \
+                tf.train.latest_checkpoint(model_dir) == start_checkpoint:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.5))
     else:  # the instant a new checkpoint entry appears
         before = {e for e in _entries(model_dir) if e.startswith("ckpt-")}
         while time.time() < deadline and process.poll() is None:
@@ -125,7 +146,7 @@ def _kill_at(moment, rng, process, model_dir, log_path, timeout):
             time.sleep(0.002)
     if process.poll() is not None:
         return None
-    writing = any("_temp" in e for e in _entries(model_dir))
+    writing = _writing(model_dir, started)
     process.send_signal(signal.SIGKILL)
     process.wait()
     return writing
@@ -226,13 +247,15 @@ def kill_loop(kind, kills, seed, workdir, shared_data, reference_runs=1, train_s
         lives.append({"moment": moment, "killed": True, "writing": writing,
                       "last_logged_step": logged, "latest_step": step, "lost": lost})
     final = os.path.join(model_dir, f"ckpt-{train_steps}")
-    worst, differ, missing = compare(final, os.path.join(references[0], f"ckpt-{train_steps}"))
+    check_latest(model_dir)
+    worst, differ, missing = (compare(final, os.path.join(references[0], f"ckpt-{train_steps}"))
+                              if references else (None, [], []))
     report = {
         "kind": kind, "seed": seed, "kills": sum(life["killed"] for life in lives),
         "moments": {m: sum(life["moment"] == m for life in lives) for m, _ in MOMENTS},
         "killed_mid_write": mid_write, "resumes": resumes, "max_steps_lost": max_lost,
         "interval": INTERVAL, "train_steps": train_steps,
-        "final_max_abs_diff": worst, "tensors_differing": len(differ),
+        "final_max_abs_diff": worst, "tensors_differing": len(differ) if references else None,
         "differing_examples": differ[:8], "tensors_missing": missing,
         "stale_temp_entries": sorted(e for e in _entries(model_dir) if "_temp" in e),
         "loop_wall_s": round(time.time() - start, 1),
@@ -250,7 +273,8 @@ def main(argv=None):
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", required=True, help="A new directory for the runs.")
-    parser.add_argument("--reference_runs", type=int, default=2)
+    parser.add_argument("--reference_runs", type=int, default=2,
+                        help="Uninterrupted runs to compare with (0: no comparison).")
     parser.add_argument("--train_steps", type=int, default=None)
     parser.add_argument("--shared_data", default=os.environ.get(
         "TFBERT_TEST_DATA", os.path.join(os.path.dirname(REPO), "shared", "data")))
