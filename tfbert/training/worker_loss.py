@@ -33,8 +33,12 @@ def lost_peer_error(error: Exception, strategy: tf.distribute.Strategy,
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or \
             not isinstance(error, PEER_ERRORS):
         return error
-    text = (getattr(error, "message", None) or str(error)).splitlines()
-    detail = next((line.strip() for line in text if "aborted by" in line), text[0].strip())
+    lines = [line.strip() for line in (getattr(error, "message", None) or str(error)).splitlines()
+             if line.strip()]
+    at = next((i for i, line in enumerate(lines) if "aborted by" in line), 0)
+    # A line ending in ':' goes on in the next (e.g. the tasks that stopped their heartbeats).
+    detail = " ".join(lines[at:at + 2]) if lines[at].endswith(":") and at + 1 < len(lines) \
+        else lines[at]
     resume = (f"they resume from the latest checkpoint, {latest_checkpoint}" if
               latest_checkpoint else "there is no checkpoint yet: they start afresh")
     return RuntimeError(f"lost a peer worker of the MultiWorkerMirroredStrategy: a collective "
