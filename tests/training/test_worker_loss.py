@@ -47,7 +47,7 @@ def _end(workers, timeout):
                 worker.wait()
 
 
-def kill_one_worker(tmp_path, victim=1):
+def kill_one_worker(tmp_path, victim=0):
     """Trains on 2 workers, SIGKILLs `victim` after the first checkpoint, waits for the
     survivor, restarts both; returns `(seconds from kill to the survivor's exit, its exit
     status, its log, the checkpoint step at the kill, the restarted logs)`."""
@@ -86,9 +86,12 @@ def kill_one_worker(tmp_path, victim=1):
 
 @pytest.mark.slow
 def test_a_killed_worker_fails_the_other_within_a_bound_and_both_resume(tmp_path):
-    """Removing the `except PEER_ERRORS` clause of `Trainer.train_loop` makes it fail (tried
-    once): the survivor then ends with TensorFlow's `UnavailableError` traceback ("Collective
-    ops is aborted by: Socket closed") instead of the message."""
+    """The chief (worker 0, also the coordination service's leader) is killed: worker 1
+    must name the chief's checkpoint, not its own scratch copy.
+
+    Removing the `except PEER_ERRORS` clause of `Trainer.train_loop` makes it fail (tried
+    once, killing worker 1): the survivor then ends with TensorFlow's `UnavailableError`
+    traceback ("Collective ops is aborted by: Socket closed") instead of the message."""
     seconds, status, log, step, logs = kill_one_worker(tmp_path)
     print(f"the survivor ended {seconds:.1f} s after the kill, status {status}")
     assert status == 1, f"the survivor did not end within {BOUND_S} s:\n{log[-2000:]}"

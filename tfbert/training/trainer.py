@@ -303,7 +303,7 @@ class Trainer:
         except tf.errors.DataLossError as error:  # a corrupt TFRecord: which file, where
             raise explain_data_loss(self.config.task.train_data.input_path, error) from None
         except PEER_ERRORS as error:  # a worker gone: say so, and how to resume
-            raise lost_peer_error(error, self.strategy, self.manager.latest_checkpoint) from None
+            raise lost_peer_error(error, self.strategy, self.model_dir) from None
         logs = loop_logs(totals, num_steps, int(skipped), self.step,
                          int(self._nonfinite_run.numpy()))
         elapsed = time.perf_counter() - start

@@ -20,14 +20,15 @@ PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
 
 
 def lost_peer_error(error: Exception, strategy: tf.distribute.Strategy,
-                    latest_checkpoint: str | None) -> Exception:
-    """A `RuntimeError` naming the lost peer and the checkpoint to resume from, for a
-    collective that failed under `MultiWorkerMirroredStrategy`; else `error` itself.
+                    model_dir: str) -> Exception:
+    """A `RuntimeError` naming the lost peer and the checkpoint in `model_dir` to resume
+    from (every worker reads the chief's), for a collective that failed under
+    `MultiWorkerMirroredStrategy`; else `error` itself.
 
     Example:
 
     >>> error = tf.errors.UnavailableError(None, None, "Socket closed")
-    >>> lost_peer_error(error, tf.distribute.get_strategy(), None) is error
+    >>> lost_peer_error(error, tf.distribute.get_strategy(), "/tmp/run") is error
     True
     """
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or \
@@ -39,6 +40,7 @@ def lost_peer_error(error: Exception, strategy: tf.distribute.Strategy,
     # A line ending in ':' goes on in the next (e.g. the tasks that stopped their heartbeats).
     detail = " ".join(lines[at:at + 2]) if lines[at].endswith(":") and at + 1 < len(lines) \
         else lines[at]
+    latest_checkpoint = tf.train.latest_checkpoint(model_dir)
     resume = (f"they resume from the latest checkpoint, {latest_checkpoint}" if
               latest_checkpoint else "there is no checkpoint yet: they start afresh")
     return RuntimeError(f"lost a peer worker of the MultiWorkerMirroredStrategy: a collective "
