@@ -17,9 +17,9 @@ differently from a run that was never stopped:
   the resumed run sees exactly the batches the uninterrupted one would.
   Pre-training starts its data afresh, as the original `run_pretraining.py` and
   Model Garden do: skipping would read and parse again every record of the
-  restored steps (hours at step 500,000), and its shuffled reading interleaves
-  files in whatever order they arrive, so even two uninterrupted runs differ.
-  docs/reliability.md ("SIGKILL loops") measures both.
+  restored steps (hours at step 500,000), so a resumed run ends with other
+  weights than one never stopped. docs/reliability.md ("SIGKILL loops")
+  measures both.
 """
 
 import tensorflow as tf
