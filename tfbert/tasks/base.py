@@ -56,6 +56,10 @@ class Task(abc.ABC):
     evaluates_whole_file = False
     # The names the task was registered under (set by `register_task`).
     names: tuple[str, ...] = ()
+    # Whether a resumed run skips the training batches its restored steps read, so that it
+    # goes on as if never stopped: for data whose order follows the seed alone and is cheap
+    # to replay (`tfbert.training.resume`); otherwise the data starts afresh.
+    resumes_data_position = False
     # Metrics of `evaluate` that are better when lower (all others: when higher).
     lower_is_better: tuple[str, ...] = ("loss", "mse")
 

@@ -110,6 +110,8 @@ class FinetuningTask(Task):
     token_level_outputs = False
     modes = ("train", "eval", "train_and_eval", "predict")
     evaluates_whole_file = True
+    # In-memory features in a seeded order: resuming skips the batches already trained on.
+    resumes_data_position = True
     # The original scripts' sequence length (run_squad.py: 384).
     default_seq_length = 128
 

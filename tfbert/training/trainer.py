@@ -19,12 +19,10 @@ XLA's CPU backend: see `runtime.jit_compile`.) The step:
    counted, and too many in a row stop the run). A corrupt TFRecord is an
    error naming the file and byte offset (`tfbert.data.tfrecord_faults`).
 
-Checkpoints (`tfbert.training.checkpointing`) are saved every
-`checkpoint_interval` steps (loops end on those steps) and on SIGTERM; a run
-restarted in the same `model_dir` resumes from the latest one. (Under
-`MultiWorkerMirroredStrategy` a SIGTERM must reach every worker, as a cluster
-scheduler's preemption does; one worker stopping alone leaves the others
-waiting in the next collective.)
+Checkpoints (`tfbert.training.checkpointing`) are saved every `checkpoint_interval`
+steps (loops end on those steps) and on SIGTERM; a run restarted in the same `model_dir`
+resumes from the latest one, as if never stopped (`tfbert.training.resume`). Under
+`MultiWorkerMirroredStrategy` a worker lost fails the others (`tfbert.training.worker_loss`).
 """
 
 import os
@@ -37,7 +35,6 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from tfbert.checkpoints.restore import training_checkpoint
 from tfbert.configs.experiment import ExperimentConfig
 from tfbert.data.pretraining_dataset import explain_data_loss, skipped_record_counts
 from tfbert.data.result_files import write_eval_results
@@ -50,9 +47,11 @@ from tfbert.training.nonfinite import (
     step_is_finite,
 )
 from tfbert.training.optimizers import create_optimizer
+from tfbert.training.resume import restore_checkpoint, run_checkpoint, skip_consumed
 from tfbert.training.strategies import check_batch_sizes, create_strategy, is_chief, use_xla
 from tfbert.training.summaries import log_scalars, write_scalars
 from tfbert.training.sums import LOSS_EPSILON, model_inputs, replica_stats, split_batch, summarize
+from tfbert.training.worker_loss import PEER_ERRORS, lost_peer_error
 
 _SUM = tf.distribute.ReduceOp.SUM
 
@@ -111,8 +110,7 @@ class Trainer:
                     for name in ("nonfinite_steps", "nonfinite_run"))
         finally:
             keras.config.set_dtype_policy(previous_policy)
-        self.checkpoint = training_checkpoint(self.model, self.optimizer)
-        self.checkpoint.global_step = self.global_step
+        self.checkpoint = run_checkpoint(self.model, self.optimizer, self.global_step)
         self.manager = checkpoint_manager(self.checkpoint, model_dir,
                                           config.trainer.max_to_keep, self.is_chief,
                                           step_counter=self.global_step)
@@ -149,8 +147,7 @@ class Trainer:
         """
         latest = tf.train.latest_checkpoint(self.model_dir)
         if latest:
-            status = self.checkpoint.restore(latest)
-            status.assert_existing_objects_matched()
+            restore_checkpoint(self.checkpoint, latest)
             logging.info("resumed from %s at step %d", latest, int(self.global_step.numpy()))
             return latest
         restored = self.task.initialize(self.model)
@@ -176,10 +173,12 @@ class Trainer:
                                    if self.is_chief else tf.summary.create_noop_writer())
         return self._writers[name]
 
-    def _distributed_dataset(self, data_config, is_training):
-        def dataset_fn(context):
+    def _distributed_dataset(self, data_config, is_training, skip_steps=0):
+        def dataset_fn(context):  # skip_steps: the data of steps already trained (resume)
             with self.strategy.scope():  # tasks may ask which strategy (TPU: static shapes)
-                return self.task.build_inputs(data_config, context, is_training)
+                dataset = self.task.build_inputs(data_config, context, is_training)
+            replicas = self.strategy.num_replicas_in_sync
+            return skip_consumed(dataset, skip_steps, replicas, context) if skip_steps else dataset
         return self.strategy.distribute_datasets_from_function(dataset_fn)
 
     # === The step ===
@@ -295,14 +294,16 @@ class Trainer:
         Returns the loop's logs, as an entry of `train`'s history.
         """
         if self._train_iterator is None:
-            self._train_iterator = iter(self._distributed_dataset(
-                self.config.task.train_data, is_training=True))
+            self._train_iterator = iter(self._distributed_dataset(  # see tfbert.training.resume
+                self.config.task.train_data, True, self.task.resumes_data_position * self.step))
         start = time.perf_counter()
         try:
             totals, grad_norm, skipped = self._train_loop(self._train_iterator,
                                                           tf.constant(num_steps, tf.int32))
         except tf.errors.DataLossError as error:  # a corrupt TFRecord: which file, where
             raise explain_data_loss(self.config.task.train_data.input_path, error) from None
+        except PEER_ERRORS as error:  # a worker gone: say so, and how to resume
+            raise lost_peer_error(error, self.strategy, self.model_dir) from None
         logs = loop_logs(totals, num_steps, int(skipped), self.step,
                          int(self._nonfinite_run.numpy()))
         elapsed = time.perf_counter() - start
@@ -351,12 +352,10 @@ class Trainer:
             if (step % trainer.checkpoint_interval == 0 or step == trainer.train_steps) \
                     and not int(self._nonfinite_run.numpy()):
                 self.save()
-        if self._stop.is_set() and self.manager.latest_checkpoint != self._checkpoint_path():
+        here = os.path.join(self.manager.directory, f"ckpt-{self.step}")
+        if self._stop.is_set() and self.manager.latest_checkpoint != here:
             self.save()
         return history
-
-    def _checkpoint_path(self):
-        return os.path.join(self.manager.directory, f"ckpt-{self.step}")
 
     def save(self) -> str:
         """Saves a checkpoint of the current step (every worker must call it)."""
