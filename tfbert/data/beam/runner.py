@@ -67,10 +67,13 @@ _USER_ERROR = re.compile(r"^(ValueError|FileNotFoundError|OSError|NotFoundError)
 
 def user_error(error):
     """The `ValueError`/`OSError` a worker raised, found in a Beam error; else None."""
-    found = _USER_ERROR.findall(str(error))
-    if not found:
-        return None
-    kind, message = found[-1]
+    if isinstance(error, (ValueError, OSError)):  # in-process: the type survives
+        kind, message = type(error).__name__, str(error)
+    else:  # from a worker process: only the text does
+        found = _USER_ERROR.findall(str(error))
+        if not found:
+            return None
+        kind, message = found[-1]
     message = message.split(" [while running")[0]
     return (ValueError if kind == "ValueError" else OSError)(message)
 

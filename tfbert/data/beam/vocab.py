@@ -23,7 +23,7 @@ from apache_beam.metrics import Metrics
 
 from tfbert.data.beam import documents as docs_lib
 from tfbert.data.beam import runner as runner_lib
-from tfbert.text import build_vocab as build_vocab_lib
+from tfbert.text.build_vocab import learn_vocab, write_vocab
 
 _BATCH_LINES = 1024
 
@@ -58,9 +58,8 @@ class _CountFileWords(beam.DoFn):
 
 
 def _learn(word_counts, output_file, vocab_size, num_unused_tokens, learn_params):
-    vocab = build_vocab_lib.learn_vocab(dict(word_counts), vocab_size, num_unused_tokens,
-                                        learn_params)
-    build_vocab_lib.write_vocab(vocab, output_file + ".tmp")
+    vocab = learn_vocab(dict(word_counts), vocab_size, num_unused_tokens, learn_params)
+    write_vocab(vocab, output_file + ".tmp")
     tf.io.gfile.rename(output_file + ".tmp", output_file, overwrite=True)
     yield len(vocab)
 
