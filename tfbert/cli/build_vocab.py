@@ -9,6 +9,10 @@ Example:
 
     tfbert_build_vocab --input_files='corpus/*.txt' --output_file=vocab.txt \
         --vocab_size=32000 --do_lower_case=true
+    tfbert_build_vocab --runner=DirectRunner --input_files='corpus/*.txt' --output_file=vocab.txt
+
+With `--runner`, words are counted by an Apache Beam pipeline
+(`tfbert.data.beam.vocab`), then learned as here: the same vocab.
 """
 
 from absl import flags, logging
@@ -37,13 +41,13 @@ def define_flags():
     flags.DEFINE_integer("max_token_length", 50, "Learner: longest token, in characters.")
     flags.DEFINE_integer("max_unique_chars", 1000, "Learner: most distinct single characters.")
     flags.DEFINE_integer("max_input_tokens", 5_000_000, "Learner: most distinct words considered.")
+    common.define_beam_flags()
     flags.mark_flags_as_required(["input_files", "output_file"])
 
 
 def main(argv):
     del argv
     files = expand_input_files(FLAGS.input_files, source="--input_files")
-    dataset = text_files_dataset(files).batch(1024)
     learn_params = {
         "lower_thresh": FLAGS.lower_thresh,
         "upper_thresh": FLAGS.upper_thresh,
@@ -52,6 +56,18 @@ def main(argv):
         "max_unique_chars": FLAGS.max_unique_chars,
         "max_input_tokens": FLAGS.max_input_tokens,
     }
+    if FLAGS.runner:
+        if FLAGS.max_texts is not None:
+            raise ValueError("--max_texts: the first N lines have no meaning when --runner "
+                             "reads files in parallel; give fewer files instead")
+        size, _ = common.beam_module("vocab").build_vocab(
+            files, FLAGS.output_file, FLAGS.vocab_size, FLAGS.do_lower_case,
+            FLAGS.num_unused_tokens, learn_params, FLAGS.runner, FLAGS.beam_option)
+        print(f"{size} tokens -> {FLAGS.output_file}")
+        return
+    if FLAGS.beam_option:
+        raise ValueError("--beam_option needs --runner")
+    dataset = text_files_dataset(files).batch(1024)
     vocab = build_vocab(dataset, FLAGS.vocab_size, lower_case=FLAGS.do_lower_case,
                         num_unused_tokens=FLAGS.num_unused_tokens, max_texts=FLAGS.max_texts,
                         learn_params=learn_params)

@@ -66,6 +66,30 @@ def fail(name, message):
 
 
 
+def define_beam_flags():
+    """`--runner` and `--beam_option`: the Beam path of the corpus commands (tfbert.data.beam)."""
+    flags.DEFINE_string("runner", "", "Apache Beam runner (DirectRunner, DataflowRunner, ...): "
+                        "run as a Beam pipeline (pip install \"tfbert[beam]\"); empty = this "
+                        "machine only, as before.")
+    flags.DEFINE_multi_string("beam_option", [], "A Beam pipeline option key=value, repeatable "
+                              "(e.g. project=my-project, temp_location=gs://bucket/tmp, "
+                              "direct_num_workers=2). Only with --runner.")
+
+
+def beam_module(name):
+    """`tfbert.data.beam.<name>`, imported when `--runner` asks for it (Beam is optional)."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"tfbert.data.beam.{name}")
+    except ModuleNotFoundError as error:
+        if error.name and error.name.split(".")[0] == "apache_beam":
+            from tfbert.data.beam import BEAM_MISSING
+
+            raise ValueError(BEAM_MISSING) from None
+        raise
+
+
 def vocab_file_or_beside(vocab_file, source_flag, source):
     """`--vocab_file` if given, else the vocab.txt beside the checkpoint `source`
     (the flag `--<source_flag>`); a usage error naming both when there is none."""

@@ -2,7 +2,10 @@
 
 The flags of the original `create_pretraining_data.py`, same meanings and
 defaults; with `--num_workers=1` the output is byte-identical to the
-original's. See docs/pretraining_data.md.
+original's. With `--runner` it runs as an Apache Beam pipeline instead
+(`tfbert.data.beam`): `--output_file` is then a prefix of `--num_shards`
+files `<prefix>-00000-of-0000N.tfrecord` and a `<prefix>-stats.json`. See
+docs/pretraining_data.md.
 
 Example:
 
@@ -10,6 +13,8 @@ Example:
         --output_file=out/train-0.tfrecord,out/train-1.tfrecord \
         --vocab_file=vocab.txt --max_seq_length=128 --max_predictions_per_seq=20 \
         --dupe_factor=5
+    tfbert_create_pretraining_data --runner=DirectRunner --input_file='corpus/*.txt' \
+        --output_file=out/train --num_shards=256 --vocab_file=vocab.txt
 """
 
 import tensorflow as tf
@@ -51,6 +56,11 @@ def define_flags():
     flags.DEFINE_bool("gzip", False, "Write GZIP-compressed TFRecords.")
     flags.DEFINE_bool("use_v2_feature_names", False, "Write input_word_ids/input_type_ids instead "
                       "of input_ids/segment_ids.")
+    common.define_beam_flags()
+    flags.DEFINE_integer("num_shards", None, "With --runner: output files, and groups of "
+                         "documents (default 1).")
+    flags.DEFINE_bool("dedup_documents", False, "With --runner: drop documents whose text "
+                      "equals another's.")
     flags.mark_flags_as_required(["input_file", "output_file", "vocab_file"])
 
 
@@ -64,6 +74,11 @@ def main(argv):
         random_seed=FLAGS.random_seed,
         num_workers=FLAGS.num_workers or cpd.default_num_workers(),
         gzip=FLAGS.gzip, use_v2_feature_names=FLAGS.use_v2_feature_names)
+    if FLAGS.runner:
+        return _main_beam(options)
+    for name in ("num_shards", "dedup_documents", "beam_option"):
+        if FLAGS[name].present:
+            raise ValueError(f"--{name} is for the Beam path: it needs --runner")
     output_files = [f.strip() for f in FLAGS.output_file.split(",") if f.strip()]
     try:
         if not output_files:
@@ -86,6 +101,28 @@ def main(argv):
         raise FileNotFoundError(str(e)) from None
     print(stats.summary())
     print(f"wrote {', '.join(output_files)}")
+
+
+def _main_beam(options):
+    """`--runner=...`: the same records, as an Apache Beam pipeline (tfbert.data.beam)."""
+    if FLAGS["num_workers"].present:
+        raise ValueError("--num_workers is for the one-machine path; with --runner use "
+                         "--beam_option=direct_num_workers=N (DirectRunner) or the runner's own")
+    if "," in FLAGS.output_file:
+        raise ValueError(f"--output_file={FLAGS.output_file}: with --runner, one prefix "
+                         "(files <prefix>-00000-of-0000N.tfrecord)")
+    pipeline = common.beam_module("pipeline")
+    input_files = expand_input_files(FLAGS.input_file, "--input_file")
+    vocab = load_vocab(FLAGS.vocab_file)
+    Vocab(vocab, f"--vocab_file={FLAGS.vocab_file}")
+    report, counters = pipeline.run_pipeline(
+        input_files, FLAGS.output_file, FLAGS.num_shards or 1, vocab, FLAGS.do_lower_case,
+        options, runner=FLAGS.runner, beam_options=FLAGS.beam_option,
+        dedup=FLAGS.dedup_documents)
+    print(report["summary"])
+    print("counters: " + ", ".join(f"{k}={v:,}" for k, v in sorted(counters.items())))
+    print(f"wrote {pipeline.shard_file_name(FLAGS.output_file, 0, report['shards'])} ... "
+          f"({report['shards']} files) and {pipeline.stats_file_name(FLAGS.output_file)}")
 
 
 def run():

@@ -51,7 +51,12 @@ def read_lines(path):
       ValueError: naming the file and line of invalid UTF-8.
     """
     # The original reads the corpus with its byte-order mark, if any, as text.
-    lines = text_files.read_text(path, strip_bom=False).split("\n")
+    return split_lines(text_files.read_text(path, strip_bom=False))
+
+
+def split_lines(text):
+    """`read_lines` of a file's text (already decoded)."""
+    lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
     return [line.strip() for line in lines]
@@ -87,6 +92,18 @@ def read_documents(input_files, tokenize, batch_lines=TOKENIZE_BATCH_LINES,
       `(documents, num_lines)`: the non-empty `Document`s, and the number of
       lines read.
     """
+    return documents_from_lines(((path, read_lines(path)) for path in input_files), tokenize,
+                                batch_lines, progress_seconds)
+
+
+def documents_from_lines(sources, tokenize, batch_lines=TOKENIZE_BATCH_LINES,
+                         progress_seconds=10.0):
+    """`read_documents` on lines already read: `sources` yields `(name, lines)`.
+
+    The Beam path (`tfbert.data.beam`) builds a shard's lines in memory and
+    reads them here, so that its documents are exactly those the one-machine
+    program reads from a file of the same lines.
+    """
     documents = []
     current_ids, current_starts = [], [0]  # the document being read
     num_lines, last_log, start_time = 0, time.time(), time.time()
@@ -98,8 +115,7 @@ def read_documents(input_files, tokenize, batch_lines=TOKENIZE_BATCH_LINES,
             documents.append(Document(ids, current_starts))
         current_ids, current_starts = [], [0]
 
-    for path in input_files:
-        lines = read_lines(path)
+    for path, lines in sources:
         if not any(lines):
             logging.warning("%s has no text", path)
         for begin in range(0, len(lines), batch_lines):

@@ -77,10 +77,25 @@ def build_vocab(dataset, vocab_size, lower_case=True, num_unused_tokens=0, max_t
     (['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'], True)
     """
     counts = count_words(dataset, lower_case=lower_case, max_texts=max_texts)
+    return learn_vocab(counts, vocab_size, num_unused_tokens, learn_params)
+
+
+def learn_vocab(counts, vocab_size, num_unused_tokens=0, learn_params=None):
+    """The WordPiece learning step of `build_vocab`, on `{word: count}`.
+
+    The words go to the learner sorted: it breaks ties between equal counts
+    by input order, and a count made in parallel (`tfbert.data.beam.vocab`)
+    has no order of its own.
+
+    Example:
+
+    >>> learn_vocab({"the": 40, "cat": 20}, 30, learn_params={"lower_thresh": 1})[5:8]
+    ['a', 'c', 'e']
+    """
     if not counts:
         raise ValueError("The corpus has no words to learn a vocabulary from.")
     reserved = reserved_tokens(num_unused_tokens)
-    vocab = learner.learn(list(counts.items()), vocab_size, reserved, **(learn_params or {}))
+    vocab = learner.learn(sorted(counts.items()), vocab_size, reserved, **(learn_params or {}))
     vocab_lib.special_tokens_dict(vocab)  # raises if the learner dropped one
     return vocab
 
