@@ -227,18 +227,12 @@ def run_pipeline(input_files, output_prefix, num_shards, vocab_tokens, lower_cas
     tf.io.gfile.makedirs(temp_dir)
     build_pipeline(pipeline, input_files, output_prefix, num_shards, vocab_tokens, lower_case,
                    options, dedup, temp_dir)
-    try:
-        result = pipeline.run()
-        result.wait_until_finish()
-    except Exception as error:  # Beam wraps a worker's error: show the input's
-        if tf.io.gfile.exists(temp_dir):  # no partial shard file is left behind
+
+    def remove_partial_shards():  # no partial shard file is left behind
+        if tf.io.gfile.exists(temp_dir):
             tf.io.gfile.rmtree(temp_dir)
-        found = runner_lib.user_error(error)
-        if found is None:
-            raise
-        raise found from None
-    counts = runner_lib.counters(result)
-    logging.info("beam counters: %s", ", ".join(f"{k}={v:,}" for k, v in sorted(counts.items())))
+
+    counts = runner_lib.run_to_end(pipeline, on_error=remove_partial_shards)
     with tf.io.gfile.GFile(stats_path) as f:
         report = json.load(f)
     return report, counts

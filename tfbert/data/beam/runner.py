@@ -21,6 +21,8 @@ Example:
 import os
 import re
 
+from absl import logging
+
 
 def pipeline_args(runner, beam_options=()):
     """The Beam command-line arguments of `--runner` and the `--beam_option`s.
@@ -76,6 +78,27 @@ def user_error(error):
         kind, message = found[-1]
     message = message.split(" [while running")[0]
     return (ValueError if kind == "ValueError" else OSError)(message)
+
+
+def run_to_end(pipeline, on_error=None):
+    """Runs `pipeline` to the end and logs its counters; returns `counters(result)`.
+
+    A worker's input error is re-raised as the original `ValueError`/`OSError`
+    (`user_error`), after `on_error()` (e.g. removing temporary files).
+    """
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+    except Exception as error:  # Beam wraps a worker's error: show the input's
+        if on_error is not None:
+            on_error()
+        found = user_error(error)
+        if found is None:
+            raise
+        raise found from None
+    counts = counters(result)
+    logging.info("beam counters: %s", ", ".join(f"{k}={v:,}" for k, v in sorted(counts.items())))
+    return counts
 
 
 def counters(result):

@@ -18,7 +18,6 @@ import collections
 
 import apache_beam as beam
 import tensorflow as tf
-from absl import logging
 from apache_beam.metrics import Metrics
 
 from tfbert.data.beam import documents as docs_lib
@@ -82,15 +81,6 @@ def build_vocab(input_files, output_file, vocab_size, lower_case=True, num_unuse
          | "AllWords" >> beam.combiners.ToList()
          | "Learn" >> beam.ParDo(_learn, output_file, vocab_size, num_unused_tokens,
                                  learn_params))
-    try:
-        result = pipeline.run()
-        result.wait_until_finish()
-    except Exception as error:  # Beam wraps a worker's error: show the input's
-        found = runner_lib.user_error(error)
-        if found is None:
-            raise
-        raise found from None
-    counts = runner_lib.counters(result)
-    logging.info("beam counters: %s", ", ".join(f"{k}={v:,}" for k, v in sorted(counts.items())))
+    counts = runner_lib.run_to_end(pipeline)
     with tf.io.gfile.GFile(output_file) as f:
         return sum(1 for _ in f), counts
