@@ -22,6 +22,7 @@ sentences: a smoke test of the chain, whose figures mean nothing) does not.
 import argparse
 import datetime
 import os
+import sys
 
 from benchmarks import common
 
@@ -139,7 +140,9 @@ def results_entry(task, report, command):
                        "export texts/s (batch 32)", "vs teacher"],
             "rows": rows(task, report),
             "notes": [f"Student: layers 0, 2, 4 of the teacher, {report['student_steps']} "
-                      "steps; the baseline the same steps from the same init."]}
+                      f"steps ({report.get('student_epochs', '?')} epochs); the baseline the "
+                      "same steps from the same init. Throughput: median of "
+                      f"{report.get('repeats', '?')} alternating runs per export."]}
 
 
 def main():
@@ -168,12 +171,14 @@ def main():
               "alpha": args.alpha, "temperature": args.temperature, "quick": args.quick,
               "dev": {name: eval_results(path) for name, path in dirs.items()},
               "student_steps": int(eval_results(dirs["student"])["global_step"]),
+              "student_epochs": args.student_epochs, "repeats": args.repeats,
               "texts_per_s": throughput(exports, 1 if args.quick else args.repeats,
                                         64 if args.quick else None),
               "versions": common.versions()}
     common.write_report(os.path.join(work, "report.json"), report)
-    entry = results_entry(args.task, report, f"python -m benchmarks.distill_sst2 "
-                                             f"--task={args.task}")
+    entry = results_entry(args.task, report, " ".join(
+        ["python -m benchmarks.distill_sst2", f"--task={args.task}",
+         *(a for a in sys.argv[1:] if not a.startswith("--task"))]))
     print("\n".join(" | ".join(row) for row in [entry["header"], *entry["rows"]]))
     if not args.quick:
         from benchmarks import summarize
