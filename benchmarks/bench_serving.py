@@ -41,9 +41,12 @@ CONTESTANTS = ("tfbert_export", "hf_torch", "keras_hub")
 SEQ_LENGTH = 128
 
 
-def sentences():
-    with open(os.environ.get("SST2_DEV", SST2_DEV), encoding="utf-8") as f:
-        return [row[0] for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)][1:]
+def sentences(path=None, columns=(0,)):
+    """The dev texts: SST-2 sentences, or with two `columns` pairs (e.g. MRPC's 3, 4)."""
+    with open(path or os.environ.get("SST2_DEV", SST2_DEV), encoding="utf-8") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+    return [row[columns[0]] if len(columns) == 1 else tuple(row[c] for c in columns)
+            for row in rows]
 
 
 def minilm_dir():
@@ -76,6 +79,10 @@ def predictor(contestant, export_path):
         import tensorflow_text  # noqa: F401  (registers the TF Text ops, as the server has them)
 
         serve = tf.saved_model.load(export_path).signatures["serving_default"]
+        if "text_a" in serve.structured_input_signature[1]:  # a pair export: (a, b) texts
+            return lambda pairs: serve(text_a=tf.constant([a for a, _ in pairs]),
+                                       text_b=tf.constant([b for _, b in pairs]))[
+                "probabilities"].numpy()
         return lambda texts: serve(text=tf.constant(texts))["probabilities"].numpy()
     if contestant == "hf_torch":
         import torch
@@ -111,8 +118,9 @@ def predictor(contestant, export_path):
     raise ValueError(contestant)
 
 
-def measure(contestant, export_path, latency_texts, num_texts=None):
-    texts = sentences()[:num_texts]
+def measure(contestant, export_path, latency_texts, num_texts=None, texts_tsv=None,
+            columns=(0,)):
+    texts = sentences(texts_tsv, columns)[:num_texts]
     predict = predictor(contestant, export_path)
     for text in texts[:10]:                       # warm-up: traces, allocations
         predict([text])
@@ -143,10 +151,13 @@ def main():
     parser.add_argument("--out", default=str(OUT), help="the JSON report")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--export_path", help=argparse.SUPPRESS)
+    parser.add_argument("--texts_tsv", help=argparse.SUPPRESS)  # other dev texts (distill)
+    parser.add_argument("--text_columns", default="0", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
+        columns = tuple(int(c) for c in args.text_columns.split(","))
         print(json.dumps(measure(args.worker, args.export_path, args.latency_texts,
-                                 args.texts)))
+                                 args.texts, args.texts_tsv, columns)))
         return
     contestants = args.contestants.split(",")
     env = common.worker_env()
