@@ -128,7 +128,7 @@ def main():
              "title": f"Pre-training data, one machine vs Beam DirectRunner, {mb:.0f} MB "
                       "(issue #26)",
              "date": report["date"],
-             "command": f"nice -n 15 python -m benchmarks.beam_pretraining_data "
+             "command": f"python -m benchmarks.beam_pretraining_data "
                         f"--repeats={args.repeats}",
              "machine": f"{os.cpu_count()} CPUs shared with other jobs (load average "
                         f"{report['load'][0]:.1f} at the end)",
