@@ -22,8 +22,19 @@ def checkpoint_manager(checkpoint, directory, max_to_keep, is_chief=True, step_c
     """
     if not is_chief:
         directory = os.path.join(directory, f".worker_scratch_{os.getpid()}")
+    else:
+        remove_interrupted_saves(directory)
     return tf.train.CheckpointManager(checkpoint, directory, max_to_keep=max_to_keep,
                                       step_counter=step_counter)
+
+
+def remove_interrupted_saves(directory):
+    """Removes the `ckpt-N_temp*` folders that a save killed midway leaves: TensorFlow
+    writes a checkpoint's data there and renames it when complete, so they never hold a
+    checkpoint, and nothing else removes them. Called before this run saves anything."""
+    for path in tf.io.gfile.glob(os.path.join(directory, "ckpt-*_temp*")):
+        if tf.io.gfile.isdir(path):
+            tf.io.gfile.rmtree(path)
 
 
 def save_checkpoint(manager, checkpoint_number):
