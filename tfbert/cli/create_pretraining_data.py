@@ -113,12 +113,10 @@ def _main_beam(options):
                          "(files <prefix>-00000-of-0000N.tfrecord)")
     pipeline = common.beam_module("pipeline")
     input_files = expand_input_files(FLAGS.input_file, "--input_file")
-    vocab = load_vocab(FLAGS.vocab_file)
-    Vocab(vocab, f"--vocab_file={FLAGS.vocab_file}")
     report, counters = pipeline.run_pipeline(
-        input_files, FLAGS.output_file, FLAGS.num_shards or 1, vocab, FLAGS.do_lower_case,
-        options, runner=FLAGS.runner, beam_options=FLAGS.beam_option,
-        dedup=FLAGS.dedup_documents)
+        input_files, FLAGS.output_file, FLAGS.num_shards or 1, load_vocab(FLAGS.vocab_file),
+        FLAGS.do_lower_case, options, runner=FLAGS.runner, beam_options=FLAGS.beam_option,
+        dedup=FLAGS.dedup_documents, vocab_name=f"--vocab_file={FLAGS.vocab_file}")
     print(report["summary"])
     print("counters: " + ", ".join(f"{k}={v:,}" for k, v in sorted(counters.items())))
     print(f"wrote {pipeline.shard_file_name(FLAGS.output_file, 0, report['shards'])} ... "

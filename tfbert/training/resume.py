@@ -57,12 +57,10 @@ def run_checkpoint(model, optimizer, global_step: tf.Variable) -> tf.train.Check
 def restore_checkpoint(checkpoint: tf.train.Checkpoint, path: str) -> None:
     """Restores `run_checkpoint`'s objects from `path`; every one must be there, except
     the seed states in a checkpoint written before they were saved (a warning)."""
-    status = checkpoint.restore(path)
     if not getattr(checkpoint, SEEDS) or any(
             name.startswith(f"{SEEDS}/") for name, _ in tf.train.list_variables(path)):
-        status.assert_existing_objects_matched()
+        checkpoint.restore(path).assert_existing_objects_matched()
         return
-    status.expect_partial()
     others = {name: getattr(checkpoint, name) for name in
               ("model", "encoder", "optimizer", "global_step") if hasattr(checkpoint, name)}
     tf.train.Checkpoint(**others).restore(path).assert_existing_objects_matched()

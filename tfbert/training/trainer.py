@@ -295,7 +295,8 @@ class Trainer:
         """
         if self._train_iterator is None:
             self._train_iterator = iter(self._distributed_dataset(  # see tfbert.training.resume
-                self.config.task.train_data, True, self.task.resumes_data_position * self.step))
+                self.config.task.train_data, True,
+                self.step if self.task.resumes_data_position else 0))
         start = time.perf_counter()
         try:
             totals, grad_norm, skipped = self._train_loop(self._train_iterator,

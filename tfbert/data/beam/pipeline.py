@@ -197,7 +197,8 @@ def build_pipeline(pipeline, input_files, output_prefix, num_shards, vocab_token
 
 
 def run_pipeline(input_files, output_prefix, num_shards, vocab_tokens, lower_case, options,
-                 runner="DirectRunner", beam_options=(), dedup=False):
+                 runner="DirectRunner", beam_options=(), dedup=False,
+                 vocab_name="the vocabulary"):
     """Runs the pipeline to the end; returns `(report, counters)`.
 
     Args:
@@ -210,6 +211,7 @@ def run_pipeline(input_files, output_prefix, num_shards, vocab_tokens, lower_cas
       options: `PretrainingDataOptions` (`random_seed` seeds keys and shards).
       runner, beam_options: see `runner.pipeline_args`.
       dedup: drop documents whose text equals another's.
+      vocab_name: how error messages name the vocab.
 
     Raises:
       ValueError: bad flags or input (the message names the flag, file and line).
@@ -217,7 +219,7 @@ def run_pipeline(input_files, output_prefix, num_shards, vocab_tokens, lower_cas
     if num_shards < 1:
         raise ValueError(f"--num_shards={num_shards}: must be at least 1")
     options.validate()
-    Vocab(vocab_tokens, "--vocab_file")  # a clear message before starting workers
+    Vocab(vocab_tokens, vocab_name)  # a clear message before starting workers
     stats_path = stats_file_name(output_prefix)
     if tf.io.gfile.exists(stats_path):  # an interrupted rerun must not look complete
         tf.io.gfile.remove(stats_path)
