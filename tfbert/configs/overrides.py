@@ -13,7 +13,8 @@ def parse_overrides(params_override):
     """`{dotted key: value}` from `a.b=c,d.e=f` or a YAML/JSON mapping string.
 
     Values are parsed as YAML scalars (`10` -> int, `1e-4` -> float,
-    `true` -> bool); in the `a.b=c` form a value may not contain a comma.
+    `true` -> bool) or flow lists of scalars (`[neg, pos]`: commas inside
+    brackets do not split items, as in Model Garden's `a.b=[1,2]` form).
     """
     text = (params_override or "").strip()
     if not text:
@@ -31,12 +32,27 @@ def parse_overrides(params_override):
                     yield f"{prefix}{key}", value
         return dict(walk(mapping, ""))
     values = {}
-    for item in text.split(","):
+    for item in _split_items(text):
         if "=" not in item:
             raise ValueError(f"--params_override: {item!r} is not of the form a.b=value")
         key, value = item.split("=", 1)
         values[key.strip()] = _scalar(value.strip())
     return values
+
+
+def _split_items(text):
+    """`text` split at the commas outside brackets: `a=[1, 2],b=3` -> `a=[1, 2]`, `b=3`."""
+    items, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth < 0:
+            raise ValueError(f"--params_override: unbalanced ']' in {text!r}")
+        if char == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    if depth:
+        raise ValueError(f"--params_override: unclosed '[' in {text!r}")
+    return [*items, text[start:]]
 
 
 def _scalar(text):
@@ -50,4 +66,8 @@ def _scalar(text):
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, list) and text.startswith("["):
+        if all(isinstance(v, (bool, int, float, str)) for v in value):
+            return value
+        raise ValueError(f"--params_override value {text!r}: a list may hold only scalars")
     return value if isinstance(value, (bool, int, float, str)) or value is None else text

@@ -74,6 +74,9 @@ class NativeServer:
         op_libraries: op libraries to load first (default: tensorflow_text's).
         timeout: default bound, in seconds, on one `run`.
         start_timeout: bound on loading the model in `start`.
+        warmup: replay the export's `assets.extra/tf_serving_warmup_requests` in `start`,
+            as `tensorflow_model_server` does before it serves a version (a failing
+            warmup request fails the start, as it fails the server's load).
 
     Example:
 
@@ -91,10 +94,11 @@ class NativeServer:
     """
 
     def __init__(self, export_dir, workers: int = 8, op_libraries=None, timeout: float = 60.0,
-                 start_timeout: float = 300.0):
+                 start_timeout: float = 300.0, warmup: bool = True):
         self.export_dir = str(export_dir)
         self.signatures = signature_tensor_names(export_dir)
         self.workers, self.timeout, self.start_timeout = workers, timeout, start_timeout
+        self.warmup = warmup
         self.op_libraries = tf_text_op_libraries() if op_libraries is None else op_libraries
         self.binary = build_server()
         self.process = None
@@ -124,7 +128,22 @@ class NativeServer:
                                       f"{self.start_timeout:g} s")
         if self._dead is not None:
             raise self._dead
+        if self.warmup:
+            self._replay_warmup()
         return self
+
+    def _replay_warmup(self):
+        from tfbert.serving.warmup import WARMUP_FILE, read_warmup_requests
+
+        if not pathlib.Path(self.export_dir, WARMUP_FILE).exists():
+            return
+        for i, (signature, inputs) in enumerate(read_warmup_requests(self.export_dir)):
+            try:
+                self.run(signature, inputs, timeout=self.start_timeout)
+            except NativeLoadError as error:
+                self.kill()
+                raise NativeLoadError(f"{self.export_dir}: warmup request {i} "
+                                      f"({signature}) failed: {error}") from error
 
     def close(self, timeout: float = 60.0) -> int:
         """Closes the server's input (it finishes the queued requests and exits);
