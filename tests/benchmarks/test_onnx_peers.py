@@ -44,6 +44,7 @@ def test_onnx_encoder_equals_pytorch_at_any_shape(tiny_dir, tmp_path):
 
 @pytest.mark.slow
 def test_text_peers_use_the_given_head_and_agree(tiny_dir, tmp_path):
+    pytest.importorskip("openvino", reason="the OpenVINO peer needs openvino (bench extra)")
     rng = np.random.default_rng(1)
     head = tmp_path / "head.npz"
     np.savez(head, kernel=rng.normal(0, 0.5, (128, 3)).astype(np.float32),
