@@ -22,6 +22,9 @@ graph optimizations: they fuse BERT's attention, LayerNorm and GELU), `openvino_
 (the fp32 ONNX file compiled for "CPU" with `INFERENCE_PRECISION_HINT: f32`: on a CPU
 with AMX or AVX512-BF16 OpenVINO otherwise runs bf16 without saying so) and
 `openvino_bf16` (the same with the hint `bf16`, OpenVINO's default there).
+ONNX Runtime's intra-op threads spin while they wait (`session.intra_op.allow_spinning`
+defaults to on), as PyTorch's OpenMP threads do: on a machine shared with other jobs
+that slows them down several times, so compare their figures from a quiet machine only.
 
     python -m benchmarks.onnx_peers --model_dir=DIR --out_dir=W [--head=head.npz] [--encoder]
 
