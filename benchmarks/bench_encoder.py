@@ -13,6 +13,8 @@ WordPiece pieces packed into full rows of `--seq` tokens, no padding), batch
   called in a `tf.function(jit_compile=True)`.
 - **hf_torch**: `transformers.BertModel.from_pretrained(<the same directory>)`, eager,
   `torch.inference_mode()`, `torch.set_num_threads(cpu_count)`.
+- **ort_fp32**, **ort_int8** (float32 rows only): ONNX Runtime on an ONNX export of that
+  `BertModel` (-> `sequence_output`), fp32 and dynamic int8 (`benchmarks/onnx_peers.py`).
 - **matmul**: the machine's TensorFlow matmul peak, float32 and bfloat16: chains of
   2048x2048 matmuls in a `tf.function`, both as a plain graph (oneDNN) and with
   `jit_compile=True`; the peak of a dtype is the faster of the two. This VM's peak
@@ -72,13 +74,13 @@ import time
 
 import numpy as np
 
-from benchmarks import common
+from benchmarks import common, onnx_peers
 from benchmarks.common import MODELS, PRECISIONS, encoder_flops, matmul_chain
 
 WORKER = "benchmarks.bench_encoder"
 OUT = common.OUT_DIR / "encoder.json"
 DEFAULT_MODELS = ("bert_base", "bert_small", "minilm_l6")
-CONTESTANTS = ("tfbert", "keras_hub", "hf_torch")
+CONTESTANTS = ("tfbert", "keras_hub", "hf_torch", *onnx_peers.ENCODER_CONTESTANTS)
 
 
 # === Contestants (each runs in its own process) ===
@@ -146,27 +148,14 @@ def tf_encoder_fn(contestant, model, weights_dir):
 
 
 def measure_encoder(contestant, model, precision, weights_dir, batch, seq, warmup, iters,
-                    output_file, matmul_size=None):
+                    output_file, matmul_size=None, onnx_dir=None):
     """Times `iters` forward passes; saves the float32 sequence_output of the batch. With
     `matmul_size`, TensorFlow contestants also set each batch's FLOP/s against a
     `matmul_size` matmul chain timed right after it."""
     arrays = packed_inputs(batch, seq, os.path.join(weights_dir, "vocab.txt"))
-    if contestant == "hf_torch":
-        import contextlib
-
-        import torch
-        from transformers import BertModel
-
-        torch.set_num_threads(os.cpu_count())
-        encoder = BertModel.from_pretrained(weights_dir).eval()
-        ids, mask, types = (torch.from_numpy(a).long() for a in arrays)
-        autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bfloat16"
-                    else contextlib.nullcontext())
-
-        def call():
-            with torch.inference_mode(), autocast:
-                out = encoder(input_ids=ids, attention_mask=mask, token_type_ids=types)
-                return out.last_hidden_state.float().numpy(), out.pooler_output.float().numpy()
+    if contestant == "hf_torch" or contestant in onnx_peers.ENCODER_CONTESTANTS:
+        call = onnx_peers.encoder_call(contestant, weights_dir, arrays, precision,
+                                       onnx_dir and onnx_peers.files(onnx_dir))
     else:
         import keras
         import tensorflow as tf
@@ -182,7 +171,7 @@ def measure_encoder(contestant, model, precision, weights_dir, batch, seq, warmu
 
     result, (sequence, _) = time_batches(
         call, model, precision, batch, seq, warmup, iters,
-        matmul_size if contestant != "hf_torch" else None)
+        matmul_size if contestant in ("tfbert", "keras_hub") else None)
     np.save(output_file, sequence)
     return result
 
@@ -286,6 +275,7 @@ def main():
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # contestant:model:precision | matmul
     parser.add_argument("--weights_dir", help=argparse.SUPPRESS)
     parser.add_argument("--output_file", help=argparse.SUPPRESS)
+    parser.add_argument("--onnx_dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.iters, args.warmup, args.models = 1, 2, 1, "bert_tiny"
@@ -304,19 +294,24 @@ def main():
         contestant, model, precision = args.worker.split(":")
         print(json.dumps(measure_encoder(contestant, model, precision, args.weights_dir,
                                          args.batch, args.seq, args.warmup, args.iters,
-                                         args.output_file, args.matmul_size)))
+                                         args.output_file, args.matmul_size, args.onnx_dir)))
         return
 
     models, precisions = args.models.split(","), args.precisions.split(",")
     contestants = args.contestants.split(",")
     shape = [f"--batch={args.batch}", f"--seq={args.seq}", f"--warmup={args.warmup}",
              f"--iters={args.iters}", f"--matmul_size={args.matmul_size}"]
-    runs = {m: {p: {c: [] for c in contestants} for p in precisions} for m in models}
+    runs = {m: {p: {c: [] for c in contestants  # the ONNX peers: no bf16 row
+                    if p == "float32" or c not in onnx_peers.ENCODER_CONTESTANTS}
+                for p in precisions} for m in models}
     ceiling_runs = {m: {p: [] for p in precisions} for m in models}
     matmul_runs, errors = [], []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         directories = common.weights_dirs(models, tmp)
+        onnx_dirs = {m: os.path.join(tmp, f"{m}-onnx") for m in models}
+        for model in models if set(contestants) & set(onnx_peers.ENCODER_CONTESTANTS) else ():
+            onnx_peers.make_onnx_files(directories[model], onnx_dirs[model], encoder=True)
         for repeat in range(args.repeats):
             result = common.run_worker(WORKER, common.matmul_arguments(
                 args.iters, args.matmul_size, precisions))
@@ -326,11 +321,14 @@ def main():
             for model in models:
                 for precision in precisions:
                     for contestant in contestants:  # alternating within the repetition
+                        if contestant not in runs[model][precision]:
+                            continue
                         output_file = os.path.join(tmp, f"{model}-{precision}-{contestant}.npy")
                         result = common.run_worker(WORKER, [
                             f"--worker={contestant}:{model}:{precision}",
                             f"--weights_dir={directories[model]}",
-                            f"--output_file={output_file}", *shape])
+                            f"--output_file={output_file}", f"--onnx_dir={onnx_dirs[model]}",
+                            *shape])
                         runs[model][precision][contestant].append(result)
                         if "error" in result:
                             errors.append(result["error"])
@@ -356,7 +354,7 @@ def main():
         results[model], ceiling[model] = {}, {}
         for precision in precisions:
             results[model][precision] = common.contestant_table(
-                {c: runs[model][precision][c] for c in contestants}, "tokens_per_s",
+                runs[model][precision], "tokens_per_s",
                 flops / (args.batch * args.seq), peaks[precision])
             ceiling[model][precision] = common.contestant_table(
                 {"matmuls_alone": ceiling_runs[model][precision]}, "tokens_per_s",

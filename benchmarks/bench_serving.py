@@ -6,12 +6,21 @@ truncated at 128 pieces:
 - **tfbert_export**: the `tfbert_export` SavedModel (`classification`),
   tokenizing in the graph, called through `serving_default` after
   `tf.saved_model.load` (the graph the model server runs).
+- **tfbert_native**: the same SavedModel in `tfbert.serving.native_server.NativeServer`
+  (one worker thread): TensorFlow's C++ loader, as `tensorflow_model_server` runs it.
 - **hf_torch**: HuggingFace `tokenizers` (`BertTokenizerFast`) + PyTorch
   `BertForSequenceClassification`, padding to the batch's longest text, under
   `torch.inference_mode()`, softmax on the logits.
+- **ort_fp32**, **ort_int8**, **openvino_fp32**: the same tokenizer + ONNX Runtime
+  (fp32, dynamic int8) or OpenVINO (fp32) on an ONNX export of the same model
+  (`benchmarks/onnx_peers.py`).
 - **keras_hub**: `keras_hub.models.BertTextClassifierPreprocessor` +
   `BertTextClassifier` (random weights of the same shape), both in one
   `tf.function`, softmax on the logits.
+
+Same weights: the peers but keras_hub get the export's classification head (written
+to `head.npz` from the SavedModel's variables), and their probabilities over all timed
+texts are compared with tfbert_export's (max |difference|, argmax agreement).
 
 Measures: latency at batch 1 (p50, p99 over the first `--latency_texts`
 sentences, one call each) and throughput at batch 32 (all 872 sentences).
@@ -22,6 +31,7 @@ repetition; medians over repetitions; ratios against the faster peer.
 """
 
 import argparse
+import atexit
 import csv
 import json
 import os
@@ -33,11 +43,15 @@ import sys
 import tempfile
 import time
 
-from benchmarks import common
+import numpy as np
+
+from benchmarks import common, onnx_peers
 
 OUT = common.OUT_DIR / "serving.json"
 SST2_DEV = common.SST2_DEV
-CONTESTANTS = ("tfbert_export", "hf_torch", "keras_hub")
+CONTESTANTS = ("tfbert_export", "tfbert_native", "hf_torch", "keras_hub", "ort_fp32",
+               "ort_int8", "openvino_fp32")
+ONNX_CONTESTANTS = ("ort_fp32", "ort_int8", "openvino_fp32", "openvino_bf16")
 SEQ_LENGTH = 128
 
 
@@ -60,20 +74,49 @@ def minilm_dir():
 
 
 def make_export(directory):
-    """The tfbert_export classification SavedModel of MiniLM + a 2-class head."""
+    """The tfbert_export classification SavedModel of MiniLM + a 2-class head, and that
+    head as `<directory>/head.npz` (for the peers); returns `path<TAB>minilm<TAB>head`."""
     from tfbert.checkpoints import load_model
     from tfbert.tasks import build_task, load_config
 
-    task = build_task(load_config("classification", params_override=(
-        f"task.init_checkpoint={minilm_dir()},task.label_names=[neg, pos],"
-        f"task.predict_data.max_seq_length={SEQ_LENGTH}")).task)
+    # The mapping form of --params_override: it takes the list of label names whichever
+    # way the `a.b=c` form splits commas.
+    task = build_task(load_config("classification", params_override=json.dumps({"task": {
+        "init_checkpoint": minilm_dir(), "label_names": ["neg", "pos"],
+        "predict_data": {"max_seq_length": SEQ_LENGTH}}})).task)
     model = load_model(minilm_dir(), head=task.build_head, require_head=False)
     [path] = task.export(model, directory, version=1)
-    return f"{path}\t{minilm_dir()}"
+    head = onnx_peers.save_head(path, os.path.join(directory, "head.npz"))
+    return f"{path}\t{minilm_dir()}\t{head}"
 
 
-def predictor(contestant, export_path):
+def native_predictor(export_path):
+    """`texts or (a, b) pairs -> probabilities` of the export in the C++ session server."""
+    from tfbert.serving.native_server import NativeServer
+
+    server = NativeServer(export_path, workers=1).start()
+    atexit.register(server.close)
+
+    def strings(texts):
+        return np.array([t.encode("utf-8") for t in texts], dtype=object)
+
+    def predict(texts):
+        if isinstance(texts[0], tuple):
+            inputs = {"text_a": strings([a for a, _ in texts]),
+                      "text_b": strings([b for _, b in texts])}
+        else:
+            inputs = {"text": strings(texts)}
+        return server.run("serving_default", inputs)["probabilities"]
+    return predict
+
+
+def predictor(contestant, export_path, head=None, onnx_dir=None):
     """A function `list[str] -> probabilities [batch, 2]` (numpy)."""
+    if contestant == "tfbert_native":
+        return native_predictor(export_path)
+    if contestant == "hf_torch" or contestant in ONNX_CONTESTANTS:
+        return onnx_peers.text_predictor(contestant, minilm_dir(), SEQ_LENGTH,
+                                         onnx_dir and onnx_peers.files(onnx_dir), head)
     if contestant == "tfbert_export":
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (registers the TF Text ops, as the server has them)
@@ -84,19 +127,6 @@ def predictor(contestant, export_path):
                                        text_b=tf.constant([b for _, b in pairs]))[
                 "probabilities"].numpy()
         return lambda texts: serve(text=tf.constant(texts))["probabilities"].numpy()
-    if contestant == "hf_torch":
-        import torch
-        from transformers import BertForSequenceClassification, BertTokenizerFast
-
-        tokenizer = BertTokenizerFast.from_pretrained(minilm_dir())
-        model = BertForSequenceClassification.from_pretrained(minilm_dir(), num_labels=2).eval()
-
-        def run(texts):
-            with torch.inference_mode():
-                batch = tokenizer(texts, padding=True, truncation=True, max_length=SEQ_LENGTH,
-                                  return_tensors="pt")
-                return torch.softmax(model(**batch).logits, -1).numpy()
-        return run
     if contestant == "keras_hub":
         import keras_hub
         import tensorflow as tf
@@ -119,9 +149,11 @@ def predictor(contestant, export_path):
 
 
 def measure(contestant, export_path, latency_texts, num_texts=None, texts_tsv=None,
-            columns=(0,)):
+            columns=(0,), head=None, onnx_dir=None, output_file=None):
+    """Latency and throughput; with `output_file`, saves the probabilities of every text
+    (from the batch-32 pass) there, to be compared with tfbert_export's."""
     texts = sentences(texts_tsv, columns)[:num_texts]
-    predict = predictor(contestant, export_path)
+    predict = predictor(contestant, export_path, head, onnx_dir)
     for text in texts[:10]:                       # warm-up: traces, allocations
         predict([text])
     predict(texts[:32])
@@ -130,15 +162,25 @@ def measure(contestant, export_path, latency_texts, num_texts=None, texts_tsv=No
         start = time.perf_counter()
         predict([text])
         latencies.append(time.perf_counter() - start)
+    outputs = []
     start = time.perf_counter()
     for begin in range(0, len(texts), 32):
-        predict(texts[begin:begin + 32])
+        outputs.append(predict(texts[begin:begin + 32]))
     elapsed = time.perf_counter() - start
+    if output_file:
+        np.save(output_file, np.concatenate(outputs))
     latencies.sort()
     return {"p50_ms": 1000 * statistics.median(latencies),
             "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
             "texts_per_s_batch32": len(texts) / elapsed, "texts": len(texts),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def compare(probabilities, reference):
+    """Max |probabilities - reference| and the share of texts with the same argmax."""
+    return {"max_abs": float(np.abs(probabilities - reference).max()),
+            "argmax_agreement": float(np.mean(probabilities.argmax(-1)
+                                              == reference.argmax(-1)))}
 
 
 def main():
@@ -153,11 +195,15 @@ def main():
     parser.add_argument("--export_path", help=argparse.SUPPRESS)
     parser.add_argument("--texts_tsv", help=argparse.SUPPRESS)  # other dev texts (distill)
     parser.add_argument("--text_columns", default="0", help=argparse.SUPPRESS)
+    parser.add_argument("--head", help=argparse.SUPPRESS)
+    parser.add_argument("--onnx_dir", help=argparse.SUPPRESS)
+    parser.add_argument("--output_file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         columns = tuple(int(c) for c in args.text_columns.split(","))
         print(json.dumps(measure(args.worker, args.export_path, args.latency_texts,
-                                 args.texts, args.texts_tsv, columns)))
+                                 args.texts, args.texts_tsv, columns, args.head,
+                                 args.onnx_dir, args.output_file)))
         return
     contestants = args.contestants.split(",")
     env = common.worker_env()
@@ -169,13 +215,18 @@ def main():
              "print(b.make_export(sys.argv[1]))", tmp], capture_output=True, text=True,
             check=True,
             env=env).stdout.strip().splitlines()[-1]
-        export_path, env["MINILM_DIR"] = made.split("\t")
+        export_path, env["MINILM_DIR"], head = made.split("\t")
+        onnx_dir = os.path.join(tmp, "onnx")
+        if set(contestants) & set(ONNX_CONTESTANTS):
+            onnx_peers.make_onnx_files(env["MINILM_DIR"], onnx_dir, head)
         runs = {c: [] for c in contestants}
         for repeat in range(args.repeats):
             for contestant in contestants:
                 result = subprocess.run(
                     [sys.executable, "-m", "benchmarks.bench_serving", f"--worker={contestant}",
                      f"--export_path={export_path}", f"--latency_texts={args.latency_texts}",
+                     f"--head={head}", f"--onnx_dir={onnx_dir}",
+                     f"--output_file={os.path.join(tmp, contestant)}.npy",
                      *([f"--texts={args.texts}"] if args.texts else [])],
                     capture_output=True, text=True, env=env)
                 if result.returncode:
@@ -183,10 +234,15 @@ def main():
                 runs[contestant].append(json.loads(result.stdout.strip().splitlines()[-1]))
                 print(f"repeat {repeat + 1}/{args.repeats} {contestant}: {runs[contestant][-1]}",
                       flush=True)
+        # keras_hub has random weights: its outputs are not the model's.
+        versus = {c: compare(np.load(os.path.join(tmp, f"{c}.npy")),
+                             np.load(os.path.join(tmp, "tfbert_export.npy")))
+                  for c in contestants if c not in ("tfbert_export", "keras_hub")
+                  and "tfbert_export" in contestants}
     summary = {c: {key: statistics.median(r[key] for r in runs[c])
                    for key in ("p50_ms", "p99_ms", "texts_per_s_batch32", "peak_rss_mb")}
                for c in contestants}
-    peers = [c for c in contestants if c != "tfbert_export"]
+    peers = [c for c in contestants if not c.startswith("tfbert")]
     if "tfbert_export" in summary and peers:
         ours = summary["tfbert_export"]
         best = max(peers, key=lambda c: summary[c]["texts_per_s_batch32"])
@@ -198,11 +254,12 @@ def main():
             "best_latency_peer": fastest_latency}
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"runs": runs, "median": summary, "repeats": args.repeats,
+    report = {"runs": runs, "median": summary, "vs_tfbert_export": versus,
+              "repeats": args.repeats,
               "latency_texts": args.latency_texts, "seq_length": SEQ_LENGTH,
               "cpu_count": os.cpu_count(), "command": " ".join(sys.argv)}
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    print(json.dumps({**summary, "vs_tfbert_export": versus}, indent=2))
 
 
 if __name__ == "__main__":

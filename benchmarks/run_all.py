@@ -77,6 +77,8 @@ BENCHMARKS = (
                "--runs=tfbert/bfloat16,keras_hub/float32")),
     Benchmark("serving", "Serving: raw text → probabilities", "bench_serving",
               ("--repeats=1", "--latency_texts=10", "--texts=64")),
+    Benchmark("latency", "Latency: raw text → probabilities, batch 1 and 4", "bench_latency",
+              ("--quick",)),
     Benchmark("tokenization", "Tokenization", "bench_tokenization",
               ("--repeats=1", "--passes=1")),
     Benchmark("create_pretraining_data", "Pre-training data creation",
@@ -154,7 +156,7 @@ def machine():
 def package_versions():
     found = {}
     for package in ("tensorflow", "tensorflow-text", "keras", "keras-hub", "torch",
-                    "transformers", "tokenizers"):
+                    "transformers", "tokenizers", "onnxruntime", "openvino"):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             found[package] = importlib.metadata.version(package)
     return found

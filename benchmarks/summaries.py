@@ -67,6 +67,9 @@ def summarize_encoder(report):
     notes.append("bf16 vs fp32: |sequence_output(bf16) − sequence_output(fp32)| of the same "
                  "contestant, max and mean ÷ mean |fp32|; fp32 vs tfbert: max |Δ| of a peer's "
                  "fp32 output from tfbert's (same weights, same inputs).")
+    if any(r["contestant"] == "ort_int8" for r in rows):
+        notes.append("ort_int8 (ONNX Runtime, dynamic int8; fp32 rows only): its deviation "
+                     "in the fp32 column is the int8 model's output from tfbert's fp32.")
     return _table(
         f"Encoder inference, batch {report['batch']} × seq {report['seq']} (tokens/s)",
         "tokens/s", rows, _peer_ratios(rows),
@@ -163,18 +166,64 @@ def summarize_serving(report):
                      if ours else None,
                      "p50_ms": m.get("p50_ms"), "p99_ms": m.get("p99_ms"),
                      "p50_ratio": m["p50_ms"] / ours["p50_ms"] if ours else None,
-                     "peak_rss_mb": m.get("peak_rss_mb")})
+                     "peak_rss_mb": m.get("peak_rss_mb"),
+                     **_versus(report, c)})
     ratios = [{"group": "throughput, batch 32", "peer": r["contestant"], "ratio": r["ratio"]}
-              for r in rows if r["contestant"] != "tfbert_export"]
+              for r in rows if not r["contestant"].startswith("tfbert")]
     ratios += [{"group": "p50 latency, batch 1", "peer": r["contestant"],
-                "ratio": r["p50_ratio"]} for r in rows if r["contestant"] != "tfbert_export"]
+                "ratio": r["p50_ratio"]} for r in rows if not r["contestant"].startswith("tfbert")]
     return _table(
         "Serving: raw text → probabilities, MiniLM-L6 (texts/s at batch 32)", "texts/s",
         rows, ratios,
         [("p50_ms", "p50 ms, batch 1", "{:.1f}"), ("p99_ms", "p99 ms, batch 1", "{:.1f}"),
          ("p50_ratio", "p50: this ÷ tfbert", "{:.2f}"),
-         ("peak_rss_mb", "peak RSS MB", "{:,.0f}")],
-        [f"{report['repeats']} repetition(s); latency over {report['latency_texts']} texts."])
+         ("peak_rss_mb", "peak RSS MB", "{:,.0f}"), *VERSUS_COLUMNS],
+        [f"{report['repeats']} repetition(s); latency over {report['latency_texts']} texts.",
+         "tfbert_native: the export in TensorFlow's C++ loader (peak RSS: the Python client "
+         "only). keras_hub has random weights (not compared); the other peers carry the "
+         "export's head: max |Δp| and argmax agreement with tfbert_export over all texts.",
+         HEAD_NOTE])
+
+
+HEAD_NOTE = ("The head is the export's newly initialized 2-class head (MiniLM is not "
+             "fine-tuned here): probabilities sit near 0.5, so a small int8 error flips "
+             "the argmax of some texts; it is no accuracy figure.")
+VERSUS_COLUMNS = (("max_abs", "max |Δp| vs tfbert", "{:.2g}"),
+                  ("argmax_agreement", "same argmax", "{:.1%}"))
+
+
+def _versus(report, contestant):
+    """The output comparison of `contestant` with tfbert_export, if the report has it."""
+    found = report.get("vs_tfbert_export", {}).get(contestant, {})
+    return {key: found.get(key) for key, _, _ in VERSUS_COLUMNS}
+
+
+def summarize_latency(report):
+    """Latency at batch 1 and 4 per text length: p50 (the value), p99, ratios of p50."""
+    median, rows = report["median"], []
+    ours = median.get("tfbert_export", {})
+    for batch in report["batches"]:
+        for n in report["lengths"]:
+            shape = f"b{batch}_n{n}"
+            for contestant, shapes in median.items():
+                m = shapes.get(shape, {})
+                rows.append({"case": f"batch {batch} × {n} pieces", "contestant": contestant,
+                             "value": m.get("p50_ms"), "error": shapes.get("error"),
+                             "ratio": m["p50_ms"] / ours[shape]["p50_ms"]
+                             if m and shape in ours else None,
+                             "p99_ms": m.get("p99_ms"), **_versus(report, contestant)})
+    return _table(
+        "Latency: raw text → probabilities, MiniLM-L6 classification (p50 ms)", "p50 ms",
+        rows, _peer_ratios(rows, "tfbert_export"),
+        [("p99_ms", "p99 ms", "{:.2f}"), *VERSUS_COLUMNS],
+        [f"{report['repeats']} repetition(s) × {report['requests']} requests per shape; "
+         "every text exactly N pieces with [CLS] and [SEP] (no padding, no truncation).",
+         "tfbert_export: the SavedModel in TensorFlow's C++ loader (NativeServer), as "
+         "TF Serving runs it; the peers: HuggingFace's fast tokenizer + PyTorch, ONNX Runtime "
+         "or OpenVINO on an ONNX export with the export's head. Ratio: p50 of this ÷ "
+         f"tfbert's. Outputs: {report['check_texts']} check texts, max |Δp| and argmax "
+         "agreement with tfbert_export.", HEAD_NOTE] + _errors(report),
+        ratio_header="this p50 ÷ tfbert's")
 
 
 def summarize_tokenization(report):
@@ -232,6 +281,7 @@ def summarize_finetune_features(report):
 
 SUMMARIZERS = {"encoder": summarize_encoder, "finetune_step": summarize_finetune_step,
                "pretraining": summarize_pretraining, "serving": summarize_serving,
+               "latency": summarize_latency,
                "tokenization": summarize_tokenization,
                "create_pretraining_data": summarize_create_pretraining_data,
                "finetune_features": summarize_finetune_features}
