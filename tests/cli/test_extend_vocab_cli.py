@@ -13,6 +13,7 @@ import tfbert
 from tests.checkpoints.test_extend_vocab import VOCAB, WORDS, _tf1_source, _write_vocab
 from tests.helpers import randomize, tiny_config
 from tfbert.checkpoints import training_checkpoint
+from tfbert.serving.native_loader import NativeSavedModel
 
 
 def _command(module, *flags):
@@ -88,3 +89,14 @@ def test_export_of_the_extended_model_carries_the_new_vocab(tmp_path):
     inputs = preprocess(tf.constant(["the Genomics film", "filming genes!"]))
     pooled = encoder(inputs)["pooled_output"].numpy()
     assert pooled.shape == (2, config.hidden_size) and np.isfinite(pooled).all()
+
+    # The same through TensorFlow's C++ loader, as the model server loads the pair.
+    texts = np.array([b"the Genomics film", b"filming genes!"], dtype=object)
+    packed = NativeSavedModel(tmp_path / "hub" / "preprocess" / "1").run(
+        "serving_default", {"text": texts})
+    for key, value in inputs.items():
+        np.testing.assert_array_equal(packed[key], value.numpy(), err_msg=key)
+    assert packed["input_word_ids"][1, 1] == len(VOCAB)  # "filming": the added word, one id
+    served = NativeSavedModel(tmp_path / "hub" / "encoder" / "1").run(
+        "serving_default", {key: packed[key] for key in inputs})
+    np.testing.assert_allclose(served["pooled_output"], pooled, atol=1e-5, rtol=0)
