@@ -10,6 +10,11 @@ and the peak summed RSS of the command's process tree (sampled every 0.2 s
 from /proc). Run it with `nice -n 15` on a shared machine.
 
     python -m benchmarks.beam_pretraining_data --repeats=3
+    python -m benchmarks.beam_pretraining_data --memory_scaling=3   # memory vs corpus size
+
+`--memory_scaling=F` measures instead how peak memory grows with the corpus: each path
+once on the corpus and once on F times the corpus in F times the files, Beam with one
+shard per file (so its shards keep their size): bounded by a shard means flat.
 """
 
 import argparse
@@ -85,27 +90,68 @@ def _run(args, log):
     return time.time() - start, peak / 2**20
 
 
+def _commands(data, out, files, dupe_factor):
+    base = [sys.executable, "-m", "tfbert.cli.create_pretraining_data",
+            f"--input_file={','.join(files)}",
+            f"--vocab_file={os.path.join(data, 'vocab', 'bert-base-uncased-vocab.txt')}",
+            "--max_seq_length=128", "--max_predictions_per_seq=20",
+            f"--dupe_factor={dupe_factor}"]
+    return {"one machine, --num_workers=2": base + [
+                "--num_workers=2", f"--output_file={out}/beam_bench_single/train.tfrecord"],
+            "Beam DirectRunner, 2 worker processes": base + [
+                "--runner=DirectRunner", "--beam_option=direct_num_workers=2",
+                f"--num_shards={len(files)}", f"--output_file={out}/beam_bench_beam/train"]}
+
+
+def memory_scaling(args, data, out):
+    """Peak memory of each path on the corpus and on `factor` times it; the entry."""
+    sizes = [(args.target_mb, args.num_files),
+             (args.target_mb * args.memory_scaling, args.num_files * args.memory_scaling)]
+    rows = []
+    for target_mb, num_files in sizes:
+        scaled = os.path.join(out, f"scaled_{target_mb}")
+        files = _corpus(data, scaled, target_mb, num_files)
+        mb = sum(os.path.getsize(f) for f in files) / 1e6
+        for name, command in _commands(data, scaled, files, args.dupe_factor).items():
+            seconds, peak = _run(command, os.path.join(scaled, "memory.log"))
+            print(f"{name}: {mb:.0f} MB in {num_files} files: {seconds:.1f} s, "
+                  f"peak RSS {peak:.0f} MB", flush=True)
+            rows.append([name, f"{mb:.0f}", str(num_files), f"{seconds:.1f}", f"{peak:,.0f}"])
+    return {"name": "beam_pretraining_memory",
+            "title": "Pre-training data: peak memory against corpus size (issue #26)",
+            "date": time.strftime("%Y-%m-%d"),
+            "command": f"python -m benchmarks.beam_pretraining_data "
+                       f"--memory_scaling={args.memory_scaling}",
+            "machine": f"{os.cpu_count()} CPUs",
+            "source": "this run's output (not committed)",
+            "header": ["path", "corpus MB", "files (Beam: shards)", "s",
+                       "peak RSS MB (process tree)"],
+            "rows": rows,
+            "notes": ["WikiText-2 valid cycled into files of the same size; Beam writes one "
+                      "shard per file, so its shards keep their size while the corpus "
+                      "grows; one run each, dupe_factor 1, max_seq_length 128."]}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--target_mb", type=int, default=50)
     parser.add_argument("--num_files", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dupe_factor", type=int, default=1)
+    parser.add_argument("--memory_scaling", type=int, default=0,
+                        help="measure peak memory at 1x and this many times the corpus")
     args = parser.parse_args()
     data = os.environ.get("TFBERT_TEST_DATA", os.path.join(ROOT, "..", "shared", "data"))
     out = str(common.OUT_DIR)
+    from benchmarks import summarize
+
+    if args.memory_scaling:
+        summarize.update_latest(summarize.LATEST, [memory_scaling(args, data, out)])
+        print(f"wrote {summarize.write_results()}")
+        return
     files = _corpus(data, out, args.target_mb, args.num_files)
     mb = sum(os.path.getsize(f) for f in files) / 1e6
-    base = [sys.executable, "-m", "tfbert.cli.create_pretraining_data",
-            f"--input_file={','.join(files)}",
-            f"--vocab_file={os.path.join(data, 'vocab', 'bert-base-uncased-vocab.txt')}",
-            "--max_seq_length=128", "--max_predictions_per_seq=20",
-            f"--dupe_factor={args.dupe_factor}"]
-    paths = {"one machine, --num_workers=2": base + [
-                 "--num_workers=2", f"--output_file={out}/beam_bench_single/train.tfrecord"],
-             "Beam DirectRunner, 2 worker processes": base + [
-                 "--runner=DirectRunner", "--beam_option=direct_num_workers=2",
-                 f"--num_shards={args.num_files}", f"--output_file={out}/beam_bench_beam/train"]}
+    paths = _commands(data, out, files, args.dupe_factor)
     times = {name: [] for name in paths}
     peaks = {name: [] for name in paths}
     for repeat in range(args.repeats):
@@ -140,8 +186,6 @@ def main():
                        f"{args.dupe_factor}, max_seq_length 128; median of {args.repeats} "
                        "alternating runs; Beam writes one shard per file."]}
     print("\n".join(" | ".join(row) for row in [entry["header"], *rows]))
-    from benchmarks import summarize
-
     summarize.update_latest(summarize.LATEST, [entry])
     print(f"wrote {summarize.write_results()}")
 

@@ -164,3 +164,44 @@ def test_empty_corpus_is_an_error_and_one_sentence_documents_are_counted(tmp_pat
     assert report["documents"] == 3 and report["instances"] > 0
     assert report["empty_shards"] >= 1  # 4 shards, 3 documents: still 4 files
     assert len([f for f in os.listdir(tmp_path / "s") if f.endswith(".tfrecord")]) == 4
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"\n\n", b"a\n", b"  a \n \t\n b\r\n c\n\n\nd",  # CRLF, blank-ish lines, no last \n
+    b"\xef\xbb\xbfx\n\ny\n",  # a BOM stays part of the first line, as one machine reads it
+    "\u2028caf\u00e9\u00a0\n\u3000\nb \u6771\u4eac".encode(),  # Unicode blanks and letters
+])
+def test_document_spans_are_the_one_machine_documents(data):
+    """What the shuffle carries (byte ranges) reads back as the one-machine documents."""
+    expected = docs_lib.split_documents(pretraining_corpus.split_lines(data.decode("utf-8")))
+    spans = docs_lib.document_spans(data, "corpus.txt")
+    assert [text for _, _, text in spans] == expected
+    assert [docs_lib.span_text(data[start:end]) for start, end, _ in spans] == expected
+
+
+def test_the_shuffle_carries_references_not_texts(wikitext):
+    """A document goes through GroupByKey as (key, file index, start, end): its size does
+    not depend on the text, so the runner's shuffle is not the corpus."""
+    (path, _), texts = wikitext
+    read = pipeline._ReadDocuments(OPTIONS.random_seed, 8)
+    elements = list(read.process((0, path)))
+    assert len(elements) == len(texts[0::2])
+    for shard, (key, index, start, end) in elements:
+        assert 0 <= shard < 8 and len(key) == 16 and index == 0 and 0 <= start < end
+
+
+def test_a_corpus_file_changed_midway_is_an_error(wikitext, vocab, tmp_path):
+    (path, _), _ = wikitext
+    copy = tmp_path / "part.txt"
+    copy.write_bytes(pathlib.Path(path).read_bytes())
+    references = [ref for _, ref in pipeline._ReadDocuments(
+        OPTIONS.random_seed, 1).process((0, str(copy)))]
+    shard = pipeline._ShardRecords([str(copy)], vocab, True, OPTIONS, 1, False,
+                                   str(tmp_path), False)
+    assert len(shard._read(references)) == len(references)
+    copy.write_bytes(copy.read_bytes().replace(b"the", b"teh", 1))  # same length, new text
+    with pytest.raises(ValueError, match="changed while the pipeline ran"):
+        shard._read(references)
+    copy.write_bytes(copy.read_bytes()[:100])  # shorter
+    with pytest.raises(ValueError, match="shorter than when it was read"):
+        shard._read(references)

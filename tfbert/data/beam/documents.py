@@ -35,7 +35,7 @@ True
 
 import hashlib
 
-from tfbert.data import pretraining_corpus, text_files
+from tfbert.data import text_files
 
 
 def split_documents(lines):
@@ -52,6 +52,60 @@ def split_documents(lines):
     return documents
 
 
+def read_bytes(path):
+    import tensorflow as tf  # only where files are read: the doctests above need no TF
+
+    with tf.io.gfile.GFile(path, "rb") as f:
+        return f.read()
+
+
+def document_spans(data, path):
+    """The documents of a corpus file's bytes, as the one-machine program splits them, each
+    with the byte range it comes from.
+
+    A document is a run of lines that are not blank after `str.strip()`; its text is those
+    lines stripped and joined by "\n". Its range `[start, end)` holds exactly those lines,
+    so `span_text(data[start:end])` is the text again (a UTF-8 "\n" is never part of
+    another character, so the lines of the bytes are the lines of the text).
+
+    Returns:
+      `[(start, end, text)]`.
+
+    Raises:
+      ValueError: the file is binary (a NUL byte: text corpora have none),
+        or not UTF-8 (naming the line).
+    """
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise ValueError(f"{path}, line {line}: a NUL byte at offset {nul}: a binary file, "
+                         "not a text corpus (one sentence per line)")
+    text_files.decode_utf8(data, path)  # the whole file, so an error names its line
+    spans, lines, start, offset = [], [], 0, 0
+    raw_lines = data.split(b"\n")
+    if raw_lines[-1] == b"":
+        raw_lines.pop()
+    for raw in raw_lines:
+        line = raw.decode("utf-8").strip()
+        if line:
+            if not lines:
+                start = offset
+            lines.append(line)
+            end = offset + len(raw)
+        elif lines:
+            spans.append((start, end, "\n".join(lines)))
+            lines = []
+        offset += len(raw) + 1
+    if lines:
+        spans.append((start, end, "\n".join(lines)))
+    return spans
+
+
+def span_text(data):
+    """The document text of the bytes of one span (see `document_spans`)."""
+    return "\n".join(line.strip() for line in data.decode("utf-8").split("\n"))
+
+
 def read_file_documents(path):
     """The documents of one corpus file, split into lines as the one-machine program does.
 
@@ -59,20 +113,27 @@ def read_file_documents(path):
       `(documents, num_bytes)`.
 
     Raises:
-      ValueError: the file is binary (a NUL byte: text corpora have none),
-        or not UTF-8 (naming the line).
+      ValueError: see `document_spans`.
     """
-    import tensorflow as tf  # only where files are read: the doctests above need no TF
+    data = read_bytes(path)
+    return [text for _, _, text in document_spans(data, path)], len(data)
 
+
+def read_spans(path, spans):
+    """The texts of `[(start, end)]` byte ranges of one file, in the given order, each read
+    on its own (a shard holds a few documents of every file: the file is not read whole)."""
+    import tensorflow as tf
+
+    texts = {}
     with tf.io.gfile.GFile(path, "rb") as f:
-        data = f.read()
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        raise ValueError(f"{path}, line {line}: a NUL byte at offset {nul}: a binary file, "
-                         "not a text corpus (one sentence per line)")
-    lines = pretraining_corpus.split_lines(text_files.decode_utf8(data, path))
-    return split_documents(lines), len(data)
+        for start, end in sorted(set(spans)):
+            f.seek(start)
+            data = f.read(end - start)
+            if len(data) != end - start:
+                raise ValueError(f"{path} is shorter than when it was read (bytes {start}-"
+                                 f"{end}): a corpus file changed while the pipeline ran")
+            texts[start, end] = span_text(data)
+    return [texts[span] for span in spans]
 
 
 def document_key(random_seed, text):

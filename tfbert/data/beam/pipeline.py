@@ -1,14 +1,20 @@
 """The pre-training data program as a Beam pipeline: corpus files in, sharded TFRecords out.
 
-    files ─ ReadDocuments ─ (shard, (key, text)) ─ GroupByKey ─ ShardRecords ─ Finalize
-                                                                  (temp file)   (rename, stats)
+    files ─ ReadDocuments ─ (shard, (key, file, byte range)) ─ GroupByKey ─ ShardRecords
+                                                       ─ Finalize (rename, stats)
 
 - ReadDocuments: one file per element, read and split into documents
-  exactly as the one-machine program reads it (`documents.read_file_documents`:
+  exactly as the one-machine program reads it (`documents.document_spans`:
   a binary or non-UTF-8 file is an error naming it and the line); each
-  document is keyed by a seeded hash of its text and sent to a shard.
-- ShardRecords: a shard's documents in canonical order (by key; with
-  `dedup`, equal texts once), tokenized in batches by the same in-graph
+  document is keyed by a seeded hash of its text and sent to a shard as a
+  reference (its file and byte range), not as text: what the runner shuffles
+  is then a few dozen bytes per document, so a worker's memory is bounded by
+  the shard it writes (and the file it reads), not by the corpus (the
+  DirectRunner holds a GroupByKey's whole input in memory).
+- ShardRecords: reads its documents' byte ranges back (each file once, in
+  offset order; a file that changed in between is an error), puts them in
+  canonical order (by key; with `dedup`, equal texts once), tokenizes in
+  batches by the same in-graph
   tokenizer (built once per worker, in `setup`), then exactly
   `create_pretraining_data.create_records` with `num_workers=1` and the
   shard's seed, and written by the same `RecordFilesWriter`. So a shard's
@@ -66,7 +72,7 @@ def stats_file_name(prefix):
 
 
 class _ReadDocuments(beam.DoFn):
-    """A corpus file -> `(shard, (key, text))` per document."""
+    """`(file index, path)` -> `(shard, (key, file index, start, end))` per document."""
 
     def __init__(self, random_seed, num_shards):
         self.random_seed, self.num_shards = random_seed, num_shards
@@ -74,22 +80,28 @@ class _ReadDocuments(beam.DoFn):
         self.documents = Metrics.counter(_NAMESPACE, "documents")
         self.bytes_read = Metrics.counter(_NAMESPACE, "bytes_read")
 
-    def process(self, path):
-        texts, num_bytes = docs_lib.read_file_documents(path)
-        if not texts:
+    def process(self, element):
+        index, path = element
+        data = docs_lib.read_bytes(path)
+        spans = docs_lib.document_spans(data, path)
+        if not spans:
             logging.warning("%s has no text", path)
         self.files.inc()
-        self.bytes_read.inc(num_bytes)
-        self.documents.inc(len(texts))
-        for text in texts:
+        self.bytes_read.inc(len(data))
+        self.documents.inc(len(spans))
+        del data
+        for start, end, text in spans:
             key = docs_lib.document_key(self.random_seed, text)
-            yield docs_lib.shard_of(key, self.num_shards), (key, text)
+            yield docs_lib.shard_of(key, self.num_shards), (key, index, start, end)
 
 
 class _ShardRecords(beam.DoFn):
-    """`(shard, [(key, text)...])` -> the shard's records in a temporary file, and its stats."""
+    """`(shard, [(key, file index, start, end)...])` -> the shard's records in a temporary
+    file, and its stats."""
 
-    def __init__(self, vocab_tokens, lower_case, options, num_shards, dedup, temp_dir, gzip):
+    def __init__(self, input_files, vocab_tokens, lower_case, options, num_shards, dedup,
+                 temp_dir, gzip):
+        self.input_files = list(input_files)
         self.vocab_tokens, self.lower_case = vocab_tokens, lower_case
         self.options, self.num_shards, self.dedup = options, num_shards, dedup
         self.temp_dir, self.gzip = temp_dir, gzip
@@ -106,9 +118,26 @@ class _ShardRecords(beam.DoFn):
         self.tokenize = pretraining_corpus.batch_tokenizer(tokenizer)
         self.vocab = Vocab(self.vocab_tokens)
 
+    def _read(self, references):
+        """`[(key, text)]` of the shard's references, each file read once."""
+        by_file = {}
+        for key, index, start, end in references:
+            by_file.setdefault(index, []).append((key, start, end))
+        keyed = []
+        for index, spans in sorted(by_file.items()):
+            path = self.input_files[index]
+            texts = docs_lib.read_spans(path, [(start, end) for _, start, end in spans])
+            for (key, start, end), text in zip(spans, texts, strict=True):
+                if docs_lib.document_key(self.options.random_seed, text) != key:
+                    raise ValueError(f"{path}, bytes {start}-{end}: the text differs from "
+                                     "when it was read: a corpus file changed while the "
+                                     "pipeline ran")
+                keyed.append((key, text))
+        return keyed
+
     def process(self, element):
-        shard, keyed = element
-        texts, duplicates = docs_lib.canonical_order(keyed, self.dedup)
+        shard, references = element
+        texts, duplicates = docs_lib.canonical_order(self._read(references), self.dedup)
         self.duplicates.inc(duplicates)
         lines = pretraining_corpus.split_lines(docs_lib.shard_corpus_text(texts))
         documents, num_lines = pretraining_corpus.documents_from_lines(
@@ -185,12 +214,12 @@ def build_pipeline(pipeline, input_files, output_prefix, num_shards, vocab_token
                                                              "feature_order")}}
     names = ", ".join(input_files)
     return (pipeline
-            | "Files" >> beam.Create(list(input_files))
+            | "Files" >> beam.Create(list(enumerate(input_files)))
             | "ReadDocuments" >> beam.ParDo(_ReadDocuments(options.random_seed, num_shards))
             | "GroupByShard" >> beam.GroupByKey()
             | "ShardRecords" >> beam.ParDo(_ShardRecords(
-                list(vocab_tokens), lower_case, options, num_shards, dedup, temp_dir,
-                options.gzip))
+                input_files, list(vocab_tokens), lower_case, options, num_shards, dedup,
+                temp_dir, options.gzip))
             | "AllShards" >> beam.combiners.ToList()
             | "Finalize" >> beam.ParDo(_finalize, output_prefix, num_shards, temp_dir,
                                        options.gzip, names, settings, time.time()))
