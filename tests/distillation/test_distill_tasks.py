@@ -286,7 +286,17 @@ def test_regression_teacher(teachers, tmp_path):
 
 
 def test_a_teacher_of_another_task_is_refused(teachers, tmp_path):
+    """`--task` names the task the teacher must have: a regression teacher is no SQuAD one."""
     teacher_dir = teachers("regression")
     with pytest.raises(ValueError, match=r"--task=squad/v1.1, but the teacher .* regression"):
         distill(DistillationConfig(teacher_dir, student_layers=1, task="squad/v1.1"),
                 str(tmp_path / "a"))
+
+
+def test_data_of_another_task_names_its_file_and_line(teachers, tmp_path):
+    """A tagging teacher's student reads its training data as CoNLL: a multi-label
+    file is refused at its first line, before any training."""
+    labels, _ = _multilabel_files(tmp_path)
+    with pytest.raises(ValueError, match=r"labels\.jsonl:1: tag .* is neither 'O' nor"):
+        distill(DistillationConfig(teachers("tagging"), student_layers=1),
+                str(tmp_path / "student"), changes={"task.train_data.input_path": str(labels)})
