@@ -1,9 +1,10 @@
 """Distillation end to end for the teachers other than classification: tagging
 (CoNLL-2003), SQuAD v1.1, multi-label and pair regression. Per kind: a tiny
 2-layer teacher fine-tuned a few steps on real data (`run_experiment`, what
-`tfbert_finetune` runs), a 1-layer student (the teacher's layer 0) distilled from
-it, the student's checkpoint reloaded, exported and served on real text by
-TensorFlow's C++ loader (`NativeSavedModel`)."""
+`tfbert_finetune` runs), a 1-layer student distilled from it (tagging: through
+`tfbert_distill`, from the teacher's layer 0; the others through `distill`, from a
+random start), the student's checkpoint reloaded, exported and served on real text
+by TensorFlow's C++ loader (`NativeSavedModel`)."""
 
 import json
 import os
