@@ -79,8 +79,7 @@ def make_export(directory):
     from tfbert.checkpoints import load_model
     from tfbert.tasks import build_task, load_config
 
-    # The mapping form of --params_override: it takes the list of label names whichever
-    # way the `a.b=c` form splits commas.
+    # The mapping form of --params_override: a path may hold commas.
     task = build_task(load_config("classification", params_override=json.dumps({"task": {
         "init_checkpoint": minilm_dir(), "label_names": ["neg", "pos"],
         "predict_data": {"max_seq_length": SEQ_LENGTH}}})).task)
