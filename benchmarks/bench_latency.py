@@ -122,10 +122,7 @@ def measure(contestant, texts, requests, predict, output_file):
                 predict(call)
                 if i >= WARMUP:
                     latencies.append(time.perf_counter() - start)
-            latencies.sort()
-            shapes[f"b{batch}_n{n}"] = {
-                "p50_ms": 1000 * statistics.median(latencies),
-                "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]}
+            shapes[f"b{batch}_n{n}"] = bench_serving.latency_ms(latencies)
     return {"contestant": contestant, "shapes": shapes, "peak_rss_mb": common.peak_rss_mb()}
 
 
@@ -135,9 +132,8 @@ def compare(outputs):
     """Per contestant: max |p - tfbert_export's p| and argmax agreement on the check set."""
     reference = outputs.get("tfbert_export")
     return {} if reference is None else {
-        c: {"max_abs": float(np.abs(p - reference).max()),
-            "argmax_agreement": float(np.mean(p.argmax(-1) == reference.argmax(-1)))}
-        for c, p in outputs.items() if c != "tfbert_export"}
+        c: bench_serving.compare(p, reference) for c, p in outputs.items()
+        if c != "tfbert_export"}
 
 
 def summarize_runs(runs):

@@ -36,7 +36,6 @@ import csv
 import json
 import os
 import pathlib
-import resource
 import statistics
 import subprocess
 import sys
@@ -168,11 +167,15 @@ def measure(contestant, export_path, latency_texts, num_texts=None, texts_tsv=No
     elapsed = time.perf_counter() - start
     if output_file:
         np.save(output_file, np.concatenate(outputs))
-    latencies.sort()
+    return {**latency_ms(latencies), "texts_per_s_batch32": len(texts) / elapsed,
+            "texts": len(texts), "peak_rss_mb": common.peak_rss_mb()}
+
+
+def latency_ms(latencies):
+    """`{p50_ms, p99_ms}` of latencies in seconds (p99: the value at 99% of the sorted list)."""
+    latencies = sorted(latencies)
     return {"p50_ms": 1000 * statistics.median(latencies),
-            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-            "texts_per_s_batch32": len(texts) / elapsed, "texts": len(texts),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]}
 
 
 def compare(probabilities, reference):
