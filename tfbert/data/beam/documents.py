@@ -80,13 +80,16 @@ def document_spans(data, path):
         line = data.count(b"\n", 0, nul) + 1
         raise ValueError(f"{path}, line {line}: a NUL byte at offset {nul}: a binary file, "
                          "not a text corpus (one sentence per line)")
-    text_files.decode_utf8(data, path)  # the whole file, so an error names its line
     spans, lines, start, offset = [], [], 0, 0
     raw_lines = data.split(b"\n")
     if raw_lines[-1] == b"":
         raw_lines.pop()
     for raw in raw_lines:
-        line = raw.decode("utf-8").strip()
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            text_files.decode_utf8(data, path)  # raises, naming the line and offset
+            raise
         if line:
             if not lines:
                 start = offset
