@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from tests.conftest import REPO_ROOT
 from tests.serving.conftest import text_array
+from tests.training.conftest import head_lines
 from tfbert.configs.bert_config import BertConfig
 from tfbert.distillation import (
     DistillationConfig,
@@ -47,12 +48,6 @@ MULTILABEL_ROWS = [
     ("it is not bad at all", [])]
 SENTENCES = ("EU rejects German call to boycott British lamb .",
              "Peter Blackburn flew from Brussels to London on Friday .")
-
-
-def _head(path, lines, out):
-    with open(path, encoding="utf-8-sig") as f:
-        out.write_text("".join(f.readlines()[:lines]), encoding="utf-8")
-    return out
 
 
 def _squad_files(shared_data, root):
@@ -99,8 +94,8 @@ def _task_overrides(kind, shared_data, root):
     extra = ""
     if kind == "tagging":
         name, length = "conll2003", 48
-        train = _head(shared_data / "conll2003" / "train.txt", 260, root / "train.txt")
-        dev = _head(shared_data / "conll2003" / "valid.txt", 120, root / "valid.txt")
+        train = head_lines(shared_data / "conll2003" / "train.txt", 260, root / "train.txt")
+        dev = head_lines(shared_data / "conll2003" / "valid.txt", 120, root / "valid.txt")
     elif kind == "squad":
         name, length = "squad/v1.1", 128
         train, dev = _squad_files(shared_data, root)
