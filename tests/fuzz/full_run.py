@@ -31,9 +31,13 @@ FULL_CASES = 10_000  # what the conftest's full profile asks of each target
 def targets(keyword):
     """The node ids of the Hypothesis tests of tests/fuzz (its one plain test too: it
     runs, and reports no cases), without this tool's own test."""
-    listing = subprocess.run(
+    collected = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/fuzz"],
-        capture_output=True, text=True, check=True).stdout
+        capture_output=True, text=True)
+    if collected.returncode:
+        raise SystemExit("collecting tests/fuzz failed (run from the repository root):\n"
+                         + collected.stdout[-4000:] + collected.stderr[-4000:])
+    listing = collected.stdout
     ids = [line for line in listing.splitlines()
            if "::" in line and not line.startswith("tests/fuzz/test_full_run.py")]
     return [i for i in ids if keyword is None or keyword in i]

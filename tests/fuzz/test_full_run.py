@@ -1,5 +1,5 @@
-"""`tests.fuzz.full_run`, the full-profile runner, on two quick targets at the CI profile:
-each runs in its own process and the summary holds its cases and outcome."""
+"""`tests.fuzz.full_run`, the full-profile runner, on the packer's three targets at the
+CI profile: each runs in its own process and the summary holds its cases and outcome."""
 
 import json
 import subprocess
