@@ -33,31 +33,42 @@ def uncased_vocab(shared_data) -> pathlib.Path:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _release_keras_state():
+def _release_keras_state(request):
     """Frees what a test module's models and traced functions hold, so that the
-    whole suite fits in a CI machine's memory."""
+    whole suite fits in a CI machine's memory. With TFBERT_MEMLOG, the time it took
+    goes to that file: in a whole-suite run some of these took close to a minute,
+    while the same modules alone take under a second."""
     yield
     import gc
 
     import keras
 
+    start = time.monotonic()
     keras.backend.clear_session()
     gc.collect()
+    if os.environ.get("TFBERT_MEMLOG"):
+        _memlog(f"{time.monotonic() - start:.1f}\t{request.node.nodeid} (module teardown: "
+                f"{len(gc.get_objects())} objects left)")
 
 
 def pytest_runtest_teardown(item):
     """With TFBERT_MEMLOG=path, appends each test's resident memory (MB) and the time since
     the previous test ended (s) to that file, as the suite goes (a run cut short still
     tells where its time and memory went)."""
+    global _LAST_TEARDOWN
+    now = time.monotonic()
+    seconds, _LAST_TEARDOWN = now - (_LAST_TEARDOWN or now), now
+    _memlog(f"{seconds:.1f}\t{item.nodeid}")
+
+
+def _memlog(line):
+    """Appends `<resident MB>\t<line>` to $TFBERT_MEMLOG, when it is set."""
     path = os.environ.get("TFBERT_MEMLOG")
     if path:
-        global _LAST_TEARDOWN
-        now = time.monotonic()
-        seconds, _LAST_TEARDOWN = now - (_LAST_TEARDOWN or now), now
         with open("/proc/self/status") as status:
             rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
         with open(path, "a") as log:
-            log.write(f"{rss // 1024}\t{seconds:.1f}\t{item.nodeid}\n")
+            log.write(f"{rss // 1024}\t{line}\n")
 
 
 _LAST_TEARDOWN = None
