@@ -3,6 +3,7 @@ and its `benchmarks/results/latest.json` entry. Split from the benchmark so that
 worker processes (which import the benchmark module) stay small."""
 
 import json
+import math
 import statistics
 
 import numpy as np
@@ -64,13 +65,20 @@ def _runs(report, task, optimizer, framework):
 
 
 def _delta(theirs, ours):
-    """tfbert's mean accuracy minus HuggingFace's, over the seeds both ran."""
+    """tfbert's mean accuracy minus HuggingFace's over the seeds both ran, ± the standard
+    error of that difference (unpaired: a seed draws different random streams on each
+    side, so runs of one seed are no closer than runs of two)."""
     seeds = sorted(set(theirs) & set(ours))
     if not seeds:
         return ""
-    mean = {name: statistics.mean(runs[s]["scores"]["accuracy"] for s in seeds)
-            for name, runs in (("ours", ours), ("theirs", theirs))}
-    return f"{mean['ours'] - mean['theirs']:+.1f} ({','.join(map(str, seeds))})"
+    accuracy = {name: [runs[s]["scores"]["accuracy"] for s in seeds]
+                for name, runs in (("ours", ours), ("theirs", theirs))}
+    difference = statistics.mean(accuracy["ours"]) - statistics.mean(accuracy["theirs"])
+    spread = ""
+    if len(seeds) > 1:
+        error = math.sqrt(sum(statistics.variance(a) for a in accuracy.values()) / len(seeds))
+        spread = f" ± {error:.1f}"
+    return f"{difference:+.1f}{spread} ({','.join(map(str, seeds))})"
 
 
 def _recipe(runs):
@@ -104,4 +112,5 @@ def results_entry(report):
                       "with the same optimizer arithmetic, schedule, clipping and sampling "
                       "semantics; only dropout and data order draw from different random "
                       "streams (bench_finetune_parity.py's docstring). tfbert − HF: "
-                      "difference of the mean accuracies over the seeds both ran."]}
+                      "difference of the mean accuracies over the seeds both ran, ± its "
+                      "standard error."]}
