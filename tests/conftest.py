@@ -36,8 +36,8 @@ def uncased_vocab(shared_data) -> pathlib.Path:
 def _release_keras_state(request):
     """Frees what a test module's models and traced functions hold, so that the
     whole suite fits in a CI machine's memory. With TFBERT_MEMLOG, the time it took
-    goes to that file: in a whole-suite run some of these took close to a minute,
-    while the same modules alone take under a second."""
+    goes to that file (why: docs/performance_history.md, "The test suite beside a
+    benchmark")."""
     yield
     import gc
 
