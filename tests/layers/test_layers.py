@@ -253,3 +253,32 @@ def test_attention_scales_the_query_on_its_weights_bit_exactly(policy):
     ours = layer._scaled_dense(layer.query, tf.cast(x, layer.compute_dtype))
     np.testing.assert_array_equal(np.asarray(tf.cast(ours, tf.float32)),
                                   np.asarray(tf.cast(layer.query(x) * 0.125, tf.float32)))
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_precomputed_attention_reads_copies_made_once(policy):
+    # A graph traced within `precomputed_attention` reads the derived weights from the
+    # yielded variables, not the layer's query/key/value kernels, and computes the same.
+    rng = np.random.default_rng(3)
+    block = layers.TransformerEncoderBlock(num_heads=2, intermediate_size=32, dtype=policy)
+    x = rng.normal(size=(2, 5, 16)).astype("float32")
+    bias = layers.AttentionMask()(np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]]))
+    block(x, bias)
+    block.set_weights([rng.normal(0, 0.5, w.shape) for w in block.get_weights()])
+    expected = np.asarray(tf.cast(block(x, bias), tf.float32))
+    attention = block.self_attention
+    with layers.precomputed_attention([block]) as copies:
+        serve = tf.function(lambda x, bias: block(x, bias)).get_concrete_function(
+            tf.TensorSpec([None, None, 16]), tf.TensorSpec([None, 1, 1, None]))
+    assert len(copies) == 6  # query, key, value, query bias, output kernel, output bias
+    read = {id(v) for v in serve.variables}
+    assert {id(v) for v in copies} <= read
+    originals = (attention.query.kernel, attention.key.kernel, attention.value.kernel)
+    assert not {id(getattr(v, "value", v)) for v in originals} & read
+    got = np.asarray(tf.cast(serve(tf.constant(x), bias), tf.float32))
+    # bfloat16: eager and graph round differently (one bfloat16 step is 1/64 near 2).
+    np.testing.assert_allclose(got, expected, atol=1e-6 if policy == "float32" else 5e-2)
+    # Outside the context the layer derives its weights per call again.
+    assert {id(v) for v in copies}.isdisjoint(
+        id(v) for v in tf.function(lambda x: block(x, bias)).get_concrete_function(
+            tf.TensorSpec([None, None, 16])).variables)

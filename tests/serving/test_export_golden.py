@@ -22,6 +22,10 @@ between CPUs (`same_fingerprint`). One deliberate change since: the hub
 encoder carries `assets/bert_config.json` (issue #23, so `tfbert.hub` can
 rebuild the encoder), one more asset and its variable; its recorded
 fingerprint was updated for that alone (graph otherwise and weights equal).
+Another on 2026-12-06 (issue #24): exports read the attention's derived weights from
+variables made once (`tfbert.layers.precomputed_attention`), so every recorded graph's
+op counts and variables were re-recorded; the recorded outputs were kept, and today's
+exports matched them (to 1e-5) before and after.
 """
 
 import json

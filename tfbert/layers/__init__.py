@@ -5,7 +5,7 @@ choices are in docs/performance.md.
 """
 
 from tfbert.layers.activations import gelu_erf, gelu_tanh, get_activation
-from tfbert.layers.attention import AttentionMask, SelfAttention
+from tfbert.layers.attention import AttentionMask, SelfAttention, precomputed_attention
 from tfbert.layers.dropout import Dropout
 from tfbert.layers.embeddings import OnDeviceEmbedding, PositionEmbedding
 from tfbert.layers.heads import ClassificationHead, MaskedLMHead, SpanHead, gather_positions
@@ -17,5 +17,5 @@ __all__ = [
     "AttentionMask", "ClassificationHead", "Dropout", "LayerNorm", "MaskedLMHead", "MeanPooling",
     "OnDeviceEmbedding", "PositionEmbedding", "SelfAttention", "SpanHead",
     "TransformerEncoderBlock", "gather_positions", "gelu_erf", "gelu_tanh", "get_activation",
-    "portable_layer_norm",
+    "portable_layer_norm", "precomputed_attention",
 ]

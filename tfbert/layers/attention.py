@@ -1,5 +1,7 @@
 """Multi-head self-attention with an additive padding mask, as in the original BERT."""
 
+import contextlib
+import contextvars
 import math
 
 import keras
@@ -143,24 +145,47 @@ class SelfAttention(keras.layers.Layer):
         kernel = ops.cast(layer.kernel, self.compute_dtype) * scale
         return ops.add(ops.matmul(inputs, kernel), ops.cast(layer.bias, self.compute_dtype) * scale)
 
-    def _heads(self, layer, inputs, batch, seq, scale=None):
+    def inference_weights(self):
+        """The weights `_infer` uses, derived from the layer's: `{query, key, value}`
+        kernels (the query's scaled by `1 / sqrt(head_size)`), in float32 laid out per head
+        `[1, heads, hidden, head_size]` (the `[hidden, width]` kernels under bfloat16), the
+        scaled query bias `[1, heads, 1, head_size]`, and the output projection with the
+        value bias folded into its bias (see `_infer`). Weight-sized work, done per call
+        unless `precomputed_attention` holds them as variables."""
+        dtype = self.compute_dtype
+        scale = 1.0 / math.sqrt(self.head_size)
+
+        def kernel(layer, factor=None):
+            kernel = ops.cast(layer.kernel, dtype)
+            if factor is not None:
+                kernel = kernel * factor  # weight-sized: cheaper than scaling the activations
+            if dtype != "float32":
+                return kernel
+            hidden = kernel.shape[0]
+            heads = ops.reshape(kernel, (hidden, self.num_heads, self.head_size))
+            return ops.transpose(heads, (1, 0, 2))[None]
+
+        output = self.attention_output
+        output_bias = output.bias + ops.matmul(self.value.bias[None], output.kernel)[0]
+        return {"query": kernel(self.query, scale), "key": kernel(self.key),
+                "value": kernel(self.value),
+                "query_bias": ops.reshape(ops.cast(self.query.bias, dtype) * scale,
+                                          (1, self.num_heads, 1, self.head_size)),
+                "output_kernel": ops.cast(output.kernel, dtype),
+                "output_bias": ops.cast(output_bias, dtype)}
+
+    def _heads(self, kernel, inputs, batch, seq):
         """`inputs @ kernel`, no bias, as `[batch, heads, seq, head_size]`."""
-        kernel = ops.cast(layer.kernel, self.compute_dtype)
-        if scale is not None:
-            kernel = kernel * scale  # weight-sized: cheaper than scaling the activations
         hidden = ops.shape(inputs)[-1]
-        if self.compute_dtype != "float32":
+        if len(kernel.shape) == 2:
             # bfloat16: one large product, then the head transpose; the broadcast product
             # below was slower here (docs/performance.md, "Self-attention").
             return self._split_heads(ops.matmul(ops.reshape(inputs, (-1, hidden)), kernel),
                                      batch, seq)
         # float32: tokens [batch, 1, seq, hidden] times the kernel laid out per head
-        # [1, heads, hidden, head_size] (re-laid per call, a weight-sized op), broadcast
-        # over the batch: the product writes the head-major layout itself, with no
-        # transpose of the activations.
-        kernel = ops.transpose(ops.reshape(kernel, (hidden, self.num_heads, self.head_size)),
-                               (1, 0, 2))
-        return tf.linalg.matmul(ops.reshape(inputs, (batch, 1, seq, hidden)), kernel[None])
+        # [1, heads, hidden, head_size], broadcast over the batch: the product writes the
+        # head-major layout itself, with no transpose of the activations.
+        return tf.linalg.matmul(ops.reshape(inputs, (batch, 1, seq, hidden)), kernel)
 
     def _infer(self, inputs, attention_bias, batch, seq):
         """The training path's attention (equal to float rounding) with no bias added to an
@@ -180,21 +205,17 @@ class SelfAttention(keras.layers.Layer):
         "Self-attention"). Only at inference: with dropout on the probabilities their rows
         no longer sum to 1, and the gradient of a broadcast kernel is formed per batch row.
         """
-        dtype = self.compute_dtype
-        scale = 1.0 / math.sqrt(self.head_size)
-        query = self._heads(self.query, inputs, batch, seq, scale)
-        key = self._heads(self.key, inputs, batch, seq)
-        value = self._heads(self.value, inputs, batch, seq)
-        query_bias = ops.reshape(ops.cast(self.query.bias, dtype) * scale,
-                                 (1, self.num_heads, 1, self.head_size))
-        key_term = tf.linalg.matmul(query_bias, key, transpose_b=True)  # [b, heads, 1, seq]
+        weights = (_PRECOMPUTED.get() or {}).get(id(self)) or self.inference_weights()
+        query = self._heads(weights["query"], inputs, batch, seq)
+        key = self._heads(weights["key"], inputs, batch, seq)
+        value = self._heads(weights["value"], inputs, batch, seq)
+        key_term = tf.linalg.matmul(weights["query_bias"], key, transpose_b=True)
         bias = ops.cast(key_term, "float32") + ops.cast(attention_bias, "float32")
         scores = tf.linalg.matmul(query, key, transpose_b=True)  # [b, heads, seq, seq]
-        probs = ops.cast(ops.softmax(ops.cast(scores, "float32") + bias, axis=-1), dtype)
-        output = self.attention_output
-        output_bias = output.bias + ops.matmul(self.value.bias[None], output.kernel)[0]
+        probs = ops.cast(ops.softmax(ops.cast(scores, "float32") + bias, axis=-1),
+                         self.compute_dtype)
         return self._output(ops.matmul(probs, value), inputs, batch, seq,
-                            (ops.cast(output.kernel, dtype), ops.cast(output_bias, dtype))), probs
+                            (weights["output_kernel"], weights["output_bias"])), probs
 
     def compute_output_shape(self, inputs_shape, attention_bias_shape):
         return inputs_shape
@@ -207,3 +228,39 @@ class SelfAttention(keras.layers.Layer):
         return {**super().get_config(), "num_heads": self.num_heads,
                 "head_size": self.head_size, "attention_dropout": self.attention_dropout,
                 "initializer_range": self.initializer_range}
+
+
+# {id(layer): {name: tf.Variable}} while `precomputed_attention` is entered.
+_PRECOMPUTED = contextvars.ContextVar("tfbert_precomputed_attention", default=None)
+
+
+@contextlib.contextmanager
+def precomputed_attention(layers):
+    """Within it, the inference attention of every built `SelfAttention` in `layers` (and
+    their sublayers) reads `inference_weights()` from variables made once on entry, instead
+    of deriving them per call: for graphs traced to serve, where the per-call re-layout of
+    the query, key and value kernels is a large share of a short request
+    (docs/performance.md, "Batch 1 on a CPU"). The variables are copies, taken on entry:
+    save them with the graphs (they are yielded for that), and retrace after training.
+
+    Example:
+
+        with precomputed_attention([model]) as variables:
+            archive.add_endpoint("serving_default", serve, input_signature=specs)
+        root.attention_weights = variables
+    """
+    precomputed = {}
+    for item in layers:
+        if not isinstance(item, keras.layers.Layer):
+            continue
+        for layer in item._flatten_layers():
+            if isinstance(layer, SelfAttention) and layer.built:
+                precomputed[id(layer)] = {
+                    name: tf.Variable(value, trainable=False,
+                                      name=f"{layer.name}_{name}_precomputed")
+                    for name, value in layer.inference_weights().items()}
+    token = _PRECOMPUTED.set(precomputed)
+    try:
+        yield [v for weights in precomputed.values() for v in weights.values()]
+    finally:
+        _PRECOMPUTED.reset(token)

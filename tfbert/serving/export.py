@@ -20,7 +20,7 @@ import os
 import keras
 import tensorflow as tf
 
-from tfbert.layers import portable_layer_norm
+from tfbert.layers import portable_layer_norm, precomputed_attention
 from tfbert.serving.op_check import read_saved_model
 from tfbert.serving.versions import versioned_export
 from tfbert.serving.warmup import write_warmup_requests
@@ -255,8 +255,9 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None):
             a `tf.saved_model.Asset` there is copied into `assets/`.
     """
     # Traced with the LayerNorm every server runs well (the oneDNN-only form is much
-    # slower where oneDNN is off; see docs/performance.md).
-    with portable_layer_norm():
+    # slower where oneDNN is off), and with the attention weights laid out once rather
+    # than per request (docs/performance.md).
+    with portable_layer_norm(), precomputed_attention(track) as attention_weights:
         archive = keras.export.ExportArchive()
         for item in track:
             archive.track(item)
@@ -269,6 +270,7 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None):
         # ExportArchive has no public hook for other objects; its root trackable
         # is what `tf.saved_model.load` returns.
         root = archive._tf_trackable
+        root.precomputed_attention = attention_weights
         if vocab_file:
             root.vocab_file = tf.saved_model.Asset(str(vocab_file))  # -> assets/<name>
         for attribute, function in (functions or {}).items():
