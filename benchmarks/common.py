@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import platform
 import resource
 import shutil
 import statistics
@@ -254,3 +255,17 @@ def write_report(path, report, indent=2):
     temporary.write_text(json.dumps(report, indent=indent) + "\n")
     temporary.replace(out)
     return out
+
+
+def machine():
+    """This machine for a results entry: CPU count and model, memory, Python, platform."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f
+                          if line.startswith("model name")), "")
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpus": os.cpu_count(), "cpu": model, "memory_gib": round(memory, 1),
+            "python": platform.python_version(), "platform": platform.platform()}

@@ -39,7 +39,6 @@ import importlib.metadata
 import json
 import os
 import pathlib
-import platform
 import subprocess
 import sys
 import time
@@ -137,20 +136,7 @@ def collect(out_dir, statuses, mode):
             entry.update(title=benchmark.title, error=f"not run yet: no {path.name} in {out_dir}")
         benchmarks.append(entry)
     return {"mode": mode, "date": datetime.datetime.now().isoformat(timespec="minutes"),
-            "machine": machine(), "versions": package_versions(), "benchmarks": benchmarks}
-
-
-def machine():
-    model = ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f
-                          if line.startswith("model name")), "")
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpus": os.cpu_count(), "cpu": model, "memory_gib": round(memory, 1),
-            "python": platform.python_version(), "platform": platform.platform()}
+            "machine": common.machine(), "versions": package_versions(), "benchmarks": benchmarks}
 
 
 def package_versions():

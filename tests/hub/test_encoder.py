@@ -109,6 +109,26 @@ def test_restored_encoder_trains_as_the_source(pair):
     np.testing.assert_allclose(from_export, from_source, rtol=1e-6, atol=0)
 
 
+def test_reusable_call_trains_the_encoders_own_weights(pair):
+    # TF Hub users fine-tune the encoder through `__call__` (`hub.KerasLayer(
+    # trainable=True)`): its gradient must reach the saved trainable weights, attention
+    # kernels included (not copies laid out for serving, which no optimizer updates).
+    _, encoder_path, source = pair
+    loaded = tf.saved_model.load(encoder_path)
+    inputs = {k: tf.constant(v) for k, v in source.dummy_inputs(2, 8).items()}
+    with tf.GradientTape() as tape:
+        outputs = loaded(inputs)
+        loss = tf.reduce_sum(outputs["sequence_output"] ** 2) + tf.reduce_sum(
+            outputs["pooled_output"])
+    gradients = tape.gradient(loss, loaded.trainable_variables)
+    reached = {v.name for v, g in zip(loaded.trainable_variables, gradients, strict=True)
+               if g is not None}
+    kernels = {v.name for v in loaded.trainable_variables
+               if "self_attention" in v.name and "kernel" in v.name}
+    assert len(kernels) == 4 * source.config.num_hidden_layers
+    assert kernels <= reached, sorted(kernels - reached)
+
+
 def test_not_an_encoder_export(pair, tmp_path):
     preprocess_path = pair[0]
     with pytest.raises(FileNotFoundError, match="no such file"):

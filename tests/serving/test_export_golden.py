@@ -23,9 +23,10 @@ encoder carries `assets/bert_config.json` (issue #23, so `tfbert.hub` can
 rebuild the encoder), one more asset and its variable; its recorded
 fingerprint was updated for that alone (graph otherwise and weights equal).
 Another on 2026-12-06 (issue #24): exports read the attention's derived weights from
-variables made once (`tfbert.layers.precomputed_attention`), so every recorded graph's
-op counts and variables were re-recorded; the recorded outputs were kept, and today's
-exports matched them (to 1e-5) before and after.
+variables made once (`tfbert.layers.precomputed_attention`), so the op counts and
+variables of every recorded export but the hub encoder (whose `__call__` is trained, so it
+reads the encoder's own weights) were re-recorded; the recorded outputs were kept, and
+today's exports matched them (to 1e-5) before and after.
 """
 
 import json

@@ -242,7 +242,8 @@ def _set_method_names(export_dir, endpoints):
     fingerprinting_utils.write_fingerprint(str(export_dir))
 
 
-def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None):
+def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
+                    precompute_attention=True):
     """Writes one SavedModel at `path` (no versioning; see `export`).
 
     Args:
@@ -253,11 +254,15 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None):
         functions: `{attribute: tf.function}` saved on the root object but not
             as signatures (the TF Hub `tokenize`, `bert_pack_inputs`, `__call__`);
             a `tf.saved_model.Asset` there is copied into `assets/`.
+        precompute_attention: trace with the attention weights laid out once, as
+            variables of the export, rather than per request (`precomputed_attention`;
+            docs/performance.md). False where a function of the export is meant to be
+            trained (gradients must reach the layers' own weights, not those copies).
     """
     # Traced with the LayerNorm every server runs well (the oneDNN-only form is much
-    # slower where oneDNN is off), and with the attention weights laid out once rather
-    # than per request (docs/performance.md).
-    with portable_layer_norm(), precomputed_attention(track) as attention_weights:
+    # slower where oneDNN is off; docs/performance.md).
+    precomputed = precomputed_attention(track if precompute_attention else ())
+    with portable_layer_norm(), precomputed as attention_weights:
         archive = keras.export.ExportArchive()
         for item in track:
             archive.track(item)
@@ -270,7 +275,8 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None):
         # ExportArchive has no public hook for other objects; its root trackable
         # is what `tf.saved_model.load` returns.
         root = archive._tf_trackable
-        root.precomputed_attention = attention_weights
+        if attention_weights:
+            root.precomputed_attention = attention_weights
         if vocab_file:
             root.vocab_file = tf.saved_model.Asset(str(vocab_file))  # -> assets/<name>
         for attribute, function in (functions or {}).items():
@@ -283,8 +289,10 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None):
     return str(path)
 
 
-def export(export_base, endpoints, track=(), vocab_file=None, version=None, functions=None):
-    """Writes `<export_base>/<version>/` (version: `version` or the Unix time).
+def export(export_base, endpoints, track=(), vocab_file=None, version=None, functions=None,
+           precompute_attention=True):
+    """Writes `<export_base>/<version>/` (version: `version` or the Unix time); the
+    arguments as `write_endpoints`.
 
     Returns:
         The final directory.
@@ -296,5 +304,6 @@ def export(export_base, endpoints, track=(), vocab_file=None, version=None, func
         export("models/sst2", endpoints, track=[model, preprocessor], vocab_file=vocab)
     """
     with versioned_export(export_base, version) as pending:
-        write_endpoints(pending.partial, endpoints, track, vocab_file, functions)
+        write_endpoints(pending.partial, endpoints, track, vocab_file, functions,
+                        precompute_attention)
     return pending.final

@@ -115,6 +115,9 @@ def export_encoder(export_base, encoder, version=None, warmup_ids=None):
         # has to exist until then.
         config_file = os.path.join(directory, CONFIG_ASSET)
         encoder.config.to_json_file(config_file)
+        # `__call__` is the reusable SavedModel's API, which TF Hub users fine-tune
+        # (`hub.KerasLayer(trainable=True)`): it must read the encoder's own weights.
         return write_export(export_base, [endpoint], track=[encoder], version=version,
                             functions={"__call__": call,
-                                       "bert_config_file": tf.saved_model.Asset(config_file)})
+                                       "bert_config_file": tf.saved_model.Asset(config_file)},
+                            precompute_attention=False)
