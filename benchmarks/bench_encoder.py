@@ -5,8 +5,9 @@ WordPiece pieces packed into full rows of `--seq` tokens, no padding), batch
 32 x sequence 128 by default:
 - **tfbert**: `tfbert.BertEncoder(tfbert.model_config(name))` with the weights read by
   `tfbert.checkpoints.huggingface` (MiniLM: `bert_encoder_from_huggingface`), called in a
-  `tf.function` traced for inputs of unknown batch and sequence size (as the serving
-  signature of an export), compiled as tfbert compiles its steps (`runtime.jit_compile`
+  `tf.function` traced for inputs of unknown batch and sequence size, with the attention
+  weights laid out once (as the serving signature of an export: `precomputed_attention`),
+  compiled as tfbert compiles its steps (`runtime.jit_compile`
   auto): with XLA on a GPU or TPU, as a TensorFlow graph (oneDNN) on a CPU, where XLA's
   bf16 matmuls are slower (docs/performance.md, "Benchmark method").
 - **keras_hub**: `keras_hub.models.BertBackbone.from_preset(<the same HF directory>)`,
@@ -133,6 +134,11 @@ def tf_encoder_fn(contestant, model, weights_dir):
             out = encoder({"input_word_ids": ids, "input_mask": mask, "input_type_ids": types},
                           training=False)
             return out["sequence_output"], out["pooled_output"]
+
+        # Traced now, with the attention weights laid out once, as an export traces it.
+        with tfbert.layers.precomputed_attention([encoder]) as copies:
+            forward.get_concrete_function()
+        forward.precomputed = copies  # held as long as the function
         return forward
 
     import keras_hub
