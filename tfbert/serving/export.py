@@ -10,6 +10,9 @@ the Keras 3 variables, so the model server's session loader finds them), with:
 - the method names TF Serving's Classify/Regress APIs need on `serve_examples`;
 - in every signature with several inputs, a check in the graph that they
   have the same batch size (`same_batch_size`);
+- the attention's derived weights laid out once, as variables, rather than on
+  every request (`tfbert.layers.precomputed_attention`; not in the TF Hub
+  encoder, whose `__call__` is trained);
 - versioning: written under a temporary name and renamed when complete,
   never over an existing version (`versions.versioned_export`).
 """
