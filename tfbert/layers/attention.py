@@ -247,7 +247,7 @@ def precomputed_attention(layers):
 
         with precomputed_attention([model]) as variables:
             archive.add_endpoint("serving_default", serve, input_signature=specs)
-        root.attention_weights = variables
+        root.precomputed_attention = variables  # saved with the graphs
     """
     precomputed = {}
     for item in layers:
