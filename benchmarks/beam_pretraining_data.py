@@ -122,7 +122,7 @@ def memory_scaling(args, data, out):
             "date": time.strftime("%Y-%m-%d"),
             "command": f"python -m benchmarks.beam_pretraining_data "
                        f"--memory_scaling={args.memory_scaling}",
-            "machine": f"{os.cpu_count()} CPUs",
+            "machine": common.machine_line(),
             "source": "this run's output (not committed)",
             "header": ["path", "corpus MB", "files (Beam: shards)", "s",
                        "peak RSS MB (process tree)"],
@@ -176,7 +176,7 @@ def main():
              "date": report["date"],
              "command": f"python -m benchmarks.beam_pretraining_data "
                         f"--repeats={args.repeats}",
-             "machine": f"{os.cpu_count()} CPUs shared with other jobs (load average "
+             "machine": common.machine_line() + " shared with other jobs (load average "
                         f"{report['load'][0]:.1f} at the end)",
              "source": "benchmarks/out/beam_pretraining_data.json (not committed)",
              "header": ["path", "median s", "MB/s", "peak RSS MB (process tree)",

@@ -298,7 +298,7 @@ def main():
             out=str(out.resolve().relative_to(common.REPO)
                     if out.resolve().is_relative_to(common.REPO) else out),
             commands=[*report.get("commands", []), command],
-            machine=f"{os.cpu_count()} CPUs; " + ", ".join(
+            machine=common.machine_line() + "; " + ", ".join(
                 f"{k} {v}" for k, v in common.versions().items() if v))
         _run_all(args, report, out, tasks)
     header, rows = table(report)

@@ -158,8 +158,7 @@ def results_entry(report, command):
     header, rows = summaries.table_cells(table)
     return {"name": "latency", "title": table["title"], "date": report["date"],
             "command": command,
-            "machine": "{cpus} CPUs ({cpu}), {memory_gib} GiB, float32; ".format(
-                **common.machine()) + ", ".join(
+            "machine": common.machine_line() + ", float32; " + ", ".join(
                 f"{k} {v}" for k, v in report["versions"].items() if v),
             "source": "benchmarks/out/latency.json (not committed)",
             "header": header, "rows": rows, "notes": table["notes"]}

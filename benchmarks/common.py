@@ -269,3 +269,10 @@ def machine():
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {"cpus": os.cpu_count(), "cpu": model, "memory_gib": round(memory, 1),
             "python": platform.python_version(), "platform": platform.platform()}
+
+
+def machine_line(found=None):
+    """`found` (a `machine()` recorded earlier; default: this machine now) as the one line
+    a results entry shows: CPU count and model, memory."""
+    m = found or machine()
+    return f"{m['cpus']} CPUs ({m['cpu'] or 'unknown'}), {m['memory_gib']} GiB"

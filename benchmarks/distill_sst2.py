@@ -136,7 +136,7 @@ def results_entry(task, report, command):
     return {"name": f"distill_{task}",
             "title": f"Distillation into a 3-layer student, {TASKS[task][0]} (issue #23)",
             "date": report["date"], "command": command,
-            "machine": f"{os.cpu_count()} CPUs, float32; tensorflow "
+            "machine": common.machine_line() + ", float32; tensorflow "
                        f"{report['versions'].get('tensorflow')}",
             "source": f"benchmarks/out/distill_{task}/report.json (not committed)",
             "header": ["model", "layers", f"dev {TASKS[task][1]}",

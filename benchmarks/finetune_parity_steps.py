@@ -17,7 +17,6 @@ dropout draws on one batch, on both sides.
 import argparse
 import dataclasses
 import json
-import os
 import pathlib
 import sys
 import tempfile
@@ -175,7 +174,7 @@ def results_entry(args, tf_run, torch_run):
             "title": f"Fine-tuning step for step against HuggingFace ({args.task}, "
                      f"{args.optimizer})",
             "date": time.strftime("%Y-%m-%d %H:%M"),
-            "machine": f"{os.cpu_count()} CPUs; " + ", ".join(
+            "machine": common.machine_line() + "; " + ", ".join(
                 f"{k} {v}" for k, v in common.versions().items() if v),
             "command": "python -m benchmarks.finetune_parity_steps " + " ".join(sys.argv[1:]),
             "source": "printed by the command",

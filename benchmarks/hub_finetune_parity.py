@@ -32,7 +32,6 @@ import datetime
 import json
 import os
 import pathlib
-import platform
 import tempfile
 import time
 
@@ -193,7 +192,7 @@ def run(args):
     for side in SIDES:
         runs[side].pop("initial_weights")
     return {"date": datetime.datetime.now().isoformat(timespec="minutes"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)",
+            "machine": common.machine_line() + " (shared)",
             "command": args.command, "args": vars(args), "exports": exports, "runs": runs,
             "comparison": comparison}
 

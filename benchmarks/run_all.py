@@ -151,8 +151,7 @@ def package_versions():
 def latest_entries(summary, every):
     """The result-data entries (see `summarize.py`) of the benchmarks this run measured, or
     of every benchmark with a table when `every` (`--report_only`)."""
-    m = summary["machine"]
-    machine = (f"{m['cpus']} CPUs ({m['cpu'] or 'unknown'}), {m['memory_gib']} GiB; "
+    machine = (common.machine_line(summary["machine"]) + "; "
                + ", ".join(f"{k} {v}" for k, v in summary["versions"].items()))
     omp = f"`OMP_WAIT_POLICY`: {summary.get('omp_wait_policy') or SPINNING}."
     entries = []
