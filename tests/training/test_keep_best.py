@@ -6,7 +6,8 @@ What is measured: `best/` holds the step whose dev accuracy is the maximum of
 the evaluations the run logged, and its checkpoint scores that accuracy again
 when evaluated anew; early stopping stops after `patience` evaluations without
 a better value and a restarted run does not train on; a run stopped by SIGTERM
-and restarted keeps its best so far and evaluates the step the stop skipped;
+and restarted keeps its best so far and evaluates the step the stop skipped (and
+the run gives the process's SIGTERM handler back when it returns);
 an unknown metric fails before training, naming the task's metrics."""
 
 import os
@@ -114,9 +115,15 @@ def test_resumed_run_keeps_its_best(tiny_sst2, tmp_path):
         if step == 8:  # a SIGTERM in the loop that ends on an evaluation step
             os.kill(os.getpid(), signal.SIGTERM)
 
-    previous = signal.getsignal(signal.SIGTERM)
+    def before(signum, frame):  # the process's own handler, which the run must give back
+        raise AssertionError("SIGTERM reached the handler the run replaced")
+
+    previous = signal.signal(signal.SIGTERM, before)
     try:
         run_experiment(config, str(model_dir), "train_and_eval", callback=preempt)
+        # Left installed, the run's handler (a method of its trainer) would swallow the
+        # process's next SIGTERM and keep the trainer and its model alive.
+        assert signal.getsignal(signal.SIGTERM) is before
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-8")

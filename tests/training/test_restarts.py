@@ -83,6 +83,28 @@ def test_restarts_table_and_best_run(tiny_sst2, tmp_path, caplog):
 
 
 @pytest.mark.slow
+def test_finished_runs_leave_no_traced_step_alive(tiny_sst2, tmp_path):
+    """Restarts train several models in one process: each run's traced step (and with it
+    its model) must be freed when the run ends. TensorFlow's `all_reduce` in a graph
+    registers a gradient it never frees, which held them all (`replica_sum`)."""
+    import gc
+
+    import keras
+    from tensorflow.python.framework.func_graph import FuncGraph
+
+    def traced_steps():
+        return {id(g) for g in gc.get_objects()
+                if isinstance(g, FuncGraph) and g.name.startswith("_replica_train_step")}
+
+    before = traced_steps()  # earlier multi-replica runs keep theirs (all_reduce)
+    config = tiny_sst2(steps=2, extra=",trainer.num_restarts=2")
+    run_experiment(config, str(tmp_path / "restarts"), "train_and_eval")
+    keras.backend.clear_session()
+    gc.collect()
+    assert traced_steps() - before == set()
+
+
+@pytest.mark.slow
 def test_restarts_keep_each_runs_best(tiny_sst2, tmp_path):
     model_dir = tmp_path / "restarts"
     config = set_values(tiny_sst2(steps=6, extra=",trainer.keep_best=accuracy,"

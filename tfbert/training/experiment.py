@@ -152,14 +152,15 @@ def _run(task, config, model_dir, mode, strategy, callback):
         write_text(os.path.join(model_dir, "params.yaml"),
                    yaml.safe_dump(experiment_lib.to_dict(config), sort_keys=False))
     if mode in ("train", "train_and_eval"):
-        trainer.install_signal_handlers()
         keeper = _keeper(task, trainer, model_dir)
-        if keeper is None:
-            history = trainer.train(callback=callback)
-        else:
-            trainer.restore_or_initialize()
-            history = [] if keeper.start() else trainer.train(
-                callback=_both(keeper, callback), callback_every=keeper.every, restore=False)
+        with trainer.stop_on_sigterm():
+            if keeper is None:
+                history = trainer.train(callback=callback)
+            else:
+                trainer.restore_or_initialize()
+                history = [] if keeper.start() else trainer.train(
+                    callback=_both(keeper, callback), callback_every=keeper.every,
+                    restore=False)
         if trainer.stopped and not (keeper and keeper.stopped_early):
             logging.warning("stopped at step %d; restart the same command to resume",
                             trainer.step)

@@ -26,7 +26,7 @@ Example:
 import tensorflow as tf
 from absl import logging
 
-from tfbert.training.sums import summarize
+from tfbert.training.sums import replica_sum, summarize
 
 
 class NonFiniteLossError(RuntimeError):
@@ -42,11 +42,10 @@ class NonFiniteLossError(RuntimeError):
     """
 
 
-def step_is_finite(loss, scaled_norm, optimizer, num_replicas):
+def step_is_finite(loss, scaled_norm, optimizer):
     """Whether a step may be applied: the global batch's loss (and, without loss
     scaling, the gradients' global norm) are finite; the same on every replica."""
-    if num_replicas > 1:  # each replica holds its share of the loss
-        loss = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, loss)
+    loss = replica_sum(loss)  # each replica holds its share of the loss
     finite = tf.math.is_finite(loss)
     if not hasattr(optimizer, "inner_optimizer"):
         finite = tf.logical_and(finite, tf.math.is_finite(scaled_norm))

@@ -35,6 +35,20 @@ def replica_stats(numerators, scales, metrics):
     return stats
 
 
+def replica_sum(value):
+    """`value` (a nest of tensors) summed over the replicas, in a replica context.
+
+    With one replica it is `value` itself, with no `all_reduce`: in a graph, `all_reduce`
+    registers a `tf.custom_gradient` that TensorFlow never frees, and with it the traced
+    step and the model it captured, so a process that trains many times (restarts, a
+    search, a test suite) would keep every run's model in memory.
+    """
+    context = tf.distribute.get_replica_context()
+    if context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
 def summarize(totals, num_steps):
     """Means over the steps of the losses; ratios of the metric sums."""
     values = {}

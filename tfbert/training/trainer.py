@@ -1,12 +1,11 @@
 """`Trainer`: the custom training loop that runs any `Task` on any strategy.
 
-One code path for every strategy: a `tf.function` runs `steps_per_loop`
-steps per host call (`tf.range` loop), each step a `strategy.run` of the
-per-replica step. Inside the step, the forward and backward passes are one
-XLA-compiled function (`jit_compile=True`, int32 features, static shapes on a TPU;
-fine-tuning batches elsewhere come in a few lengths, one program each); on
-one device the whole step, optimizer included, is one XLA program, as a TPU
-runs it. (On CPUs the step runs as a TensorFlow graph by default, faster there than
+One code path for every strategy: a `tf.function` runs `steps_per_loop` steps per host call
+(`tf.range` loop), each step a `strategy.run` of the per-replica step. Inside the step, the
+forward and backward passes are one XLA-compiled function (`jit_compile=True`, int32
+features, static shapes on a TPU; fine-tuning batches elsewhere come in a few lengths, one
+program each); on one device the whole step, optimizer included, is one XLA program, as a
+TPU runs it. (On CPUs the step runs as a TensorFlow graph by default, faster there than
 XLA's CPU backend: see `runtime.jit_compile`.) The step:
 
 1. sums each loss term's denominator over replicas (e.g. masked tokens), so
@@ -26,7 +25,6 @@ resumes from the latest one, as if never stopped (`tfbert.training.resume`). Und
 """
 
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +37,7 @@ from tfbert.configs.experiment import ExperimentConfig
 from tfbert.data.pretraining_dataset import explain_data_loss, skipped_record_counts
 from tfbert.data.result_files import write_eval_results
 from tfbert.tasks.base import Task
+from tfbert.training import preemption
 from tfbert.training.checkpointing import checkpoint_manager, save_checkpoint
 from tfbert.training.nonfinite import (
     apply_if_finite,
@@ -50,10 +49,15 @@ from tfbert.training.optimizers import create_optimizer
 from tfbert.training.resume import restore_checkpoint, run_checkpoint, skip_consumed
 from tfbert.training.strategies import check_batch_sizes, create_strategy, is_chief, use_xla
 from tfbert.training.summaries import log_scalars, write_scalars
-from tfbert.training.sums import LOSS_EPSILON, model_inputs, replica_stats, split_batch, summarize
+from tfbert.training.sums import (
+    LOSS_EPSILON,
+    model_inputs,
+    replica_stats,
+    replica_sum,
+    split_batch,
+    summarize,
+)
 from tfbert.training.worker_loss import PEER_ERRORS, lost_peer_error
-
-_SUM = tf.distribute.ReduceOp.SUM
 
 
 class Trainer:
@@ -152,8 +156,7 @@ class Trainer:
             return latest
         restored = self.task.initialize(self.model)
         if restored:
-            logging.info("initialised the %s from %s", restored,
-                         self.config.task.init_checkpoint)
+            logging.info("initialised the %s from %s", restored, self.config.task.init_checkpoint)
         return None
 
     def request_stop(self, signum=None, frame=None):
@@ -163,9 +166,9 @@ class Trainer:
                         f" (signal {signum})" if signum else "")
         self._stop.set()
 
-    def install_signal_handlers(self) -> None:
-        """SIGTERM (preemption) saves a checkpoint and ends training cleanly."""
-        signal.signal(signal.SIGTERM, self.request_stop)
+    def stop_on_sigterm(self):
+        """`with trainer.stop_on_sigterm():` SIGTERM (preemption) saves and ends training."""
+        return preemption.stop_on_sigterm(self.request_stop)
 
     def _writer(self, name):
         if name not in self._writers:
@@ -199,8 +202,7 @@ class Trainer:
             features, outputs)
 
     def _loss_scales(self, features):
-        context = tf.distribute.get_replica_context()
-        denominators = context.all_reduce(_SUM, self.task.loss_denominators(features))
+        denominators = replica_sum(self.task.loss_denominators(features))
         return {k: 1.0 / (d + LOSS_EPSILON) for k, d in denominators.items()}
 
     def _replica_train_step(self, features):
@@ -213,8 +215,7 @@ class Trainer:
             numerators = {k: numerators.get(k, 0.0) + v for k, v in nums.items()}
             metrics = {k: (metrics.get(k, (0.0, 0.0))[0] + n, metrics.get(k, (0.0, 0.0))[1] + d)
                        for k, (n, d) in sums.items()}
-        if self.strategy.num_replicas_in_sync > 1:
-            gradients = tf.distribute.get_replica_context().all_reduce(_SUM, gradients)
+        gradients = replica_sum(gradients)
         # One global norm, logged and used for clipping. Under float16 loss scaling the
         # gradients are scaled by S: clipping them to clip_norm * S is clipping the
         # unscaled ones to clip_norm (non-finite norms make non-finite gradients, which
@@ -226,8 +227,7 @@ class Trainer:
             gradients, _ = tf.clip_by_global_norm(gradients, clip_norm * loss_scale,
                                                   use_norm=scaled_norm)
         stats = replica_stats(numerators, scales, metrics)
-        finite = step_is_finite(stats["loss"], scaled_norm, self.optimizer,
-                                self.strategy.num_replicas_in_sync)
+        finite = step_is_finite(stats["loss"], scaled_norm, self.optimizer)
         apply_if_finite(self.optimizer, gradients, self.model.trainable_variables, finite)
         grad_norm = scaled_norm / loss_scale
         return stats, grad_norm, tf.cast(tf.logical_not(finite), tf.float32)
@@ -238,7 +238,8 @@ class Trainer:
         return replica_stats(numerators, scales, metrics)
 
     def _reduce(self, per_replica):
-        return tf.nest.map_structure(lambda t: self.strategy.reduce(_SUM, t, axis=None),
+        total = tf.distribute.ReduceOp.SUM
+        return tf.nest.map_structure(lambda t: self.strategy.reduce(total, t, axis=None),
                                      per_replica)
 
     def _loop_step(self, iterator):
@@ -367,8 +368,7 @@ class Trainer:
             logging.info("saved checkpoint %s", path)
         return path
 
-    def evaluate(self, steps: int | None = None,
-                 write_results: bool = True) -> dict[str, float]:
+    def evaluate(self, steps: int | None = None, write_results: bool = True) -> dict[str, float]:
         """Evaluates the current weights on `validation_steps` batches of `validation_data`.
 
         Writes `eval_results.txt` (the original keys, `key = value` lines) to
