@@ -211,3 +211,22 @@ def test_pretraining_hits_are_argmax_hits_and_count_ties():
     tied[0, 1] = tied[0, 3] = 1.0  # argmax is 1; label 3 ties with it
     tied[1, 2] = 1.0
     np.testing.assert_array_equal(_hits(tf.constant(tied), tf.constant([3, 0])).numpy(), [1, 0])
+
+
+def test_one_cpu_trains_from_the_dataset_itself_untuned(records, tmp_path):
+    """On one CPU the trainer iterates its dataset itself, with tf.data's autotuner off.
+    An iterator that the autotuner was tuning inside a `tf.function` waits, when freed,
+    for the tuner's next wake-up: up to 60 s after a long run, which stalled every
+    restart and evaluation (`tfbert.training.strategies.distribute_datasets`)."""
+    from tfbert.training.strategies import distribute_datasets
+
+    trainer = _trainer(records, tmp_path, **{"task.model_overrides": TINY})
+    trainer.train_loop(2)
+    iterator = trainer._train_iterator
+    assert isinstance(iterator, tf.data.Iterator), type(iterator)  # no MultiDeviceIterator
+    assert iterator._dataset.options().autotune.enabled is False
+    # Other strategies still distribute it, untuned too.
+    mirrored = distribute_datasets(tf.distribute.MirroredStrategy(["/cpu:0"]),
+                                   lambda context: tf.data.Dataset.range(4))
+    assert not isinstance(mirrored, tf.data.Dataset)
+    assert [d.options().autotune.enabled for d in mirrored._datasets] == [False]

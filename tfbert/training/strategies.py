@@ -62,7 +62,11 @@ def xla_by_default(devices=None):
     runs the step faster (oneDNN's bf16 matmuls; see `runtime.jit_compile`)."""
     if devices is None:
         devices = [d.name for d in tf.config.list_logical_devices()]
-    return not all(tf.DeviceSpec.from_string(d).device_type == "CPU" for d in devices)
+    return not _all_cpus(devices)
+
+
+def _all_cpus(devices):
+    return all(tf.DeviceSpec.from_string(d).device_type == "CPU" for d in devices)
 
 
 def use_xla(strategy, jit_compile=None):
@@ -74,6 +78,30 @@ def use_xla(strategy, jit_compile=None):
     except RuntimeError:  # the default strategy: the first GPU if any, else the CPU
         devices = None
     return xla_by_default(devices)
+
+
+def dataset_options():
+    """The `tf.data.Options` of the trainer's datasets: no autotuning thread. An iterator
+    that one was tuning inside a `tf.function` waits, when it is freed, for the thread's
+    next wake-up: up to 60 s after a long run, a stall after each run and evaluation
+    (docs/performance_history.md). Untuned, `AUTOTUNE` parallelism is the number of
+    cores, which the short maps of these pipelines need."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
+
+
+def distribute_datasets(strategy, dataset_fn):
+    """`strategy.distribute_datasets_from_function(dataset_fn)`, with `dataset_options()`.
+    On one CPU, the dataset itself: the strategy would wrap it in a MultiDeviceIterator
+    whose per-device pipeline brings back a tuned prefetch (and its stall) for nothing."""
+    def untuned(context):
+        return dataset_fn(context).with_options(dataset_options())
+
+    if isinstance(strategy, tf.distribute.OneDeviceStrategy) and _all_cpus(
+            strategy.extended.worker_devices):
+        return untuned(tf.distribute.InputContext())
+    return strategy.distribute_datasets_from_function(untuned)
 
 
 def check_batch_sizes(strategy, config):

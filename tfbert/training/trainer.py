@@ -37,7 +37,7 @@ from tfbert.configs.experiment import ExperimentConfig
 from tfbert.data.pretraining_dataset import explain_data_loss, skipped_record_counts
 from tfbert.data.result_files import write_eval_results
 from tfbert.tasks.base import Task
-from tfbert.training import preemption
+from tfbert.training import preemption, strategies
 from tfbert.training.checkpointing import checkpoint_manager, save_checkpoint
 from tfbert.training.nonfinite import (
     apply_if_finite,
@@ -47,7 +47,6 @@ from tfbert.training.nonfinite import (
 )
 from tfbert.training.optimizers import create_optimizer
 from tfbert.training.resume import restore_checkpoint, run_checkpoint, skip_consumed
-from tfbert.training.strategies import check_batch_sizes, create_strategy, is_chief, use_xla
 from tfbert.training.summaries import log_scalars, write_scalars
 from tfbert.training.sums import (
     LOSS_EPSILON,
@@ -85,12 +84,12 @@ class Trainer:
         self.config = config
         self.model_dir = model_dir
         runtime = config.runtime
-        self.strategy = strategy or create_strategy(
+        self.strategy = strategy or strategies.create_strategy(
             runtime.distribution_strategy, runtime.tpu, runtime.tpu_zone, runtime.gcp_project,
             runtime.tpu_timeout_s)
-        self.is_chief = is_chief(self.strategy)
+        self.is_chief = strategies.is_chief(self.strategy)
         self._stop = threading.Event()
-        check_batch_sizes(self.strategy, config)
+        strategies.check_batch_sizes(self.strategy, config)
         if runtime.seed is not None:
             keras.utils.set_random_seed(runtime.seed)
         previous_policy = keras.config.dtype_policy()
@@ -123,7 +122,7 @@ class Trainer:
         # the forward and backward passes are compiled. Never nest the two compiled
         # functions: TF 2.21 then compiles the variables the inner one reads as
         # constants, and recompiles the step each time they change (every step).
-        self.jit_compile = use_xla(self.strategy, runtime.jit_compile)
+        self.jit_compile = strategies.use_xla(self.strategy, runtime.jit_compile)
         if self._single_device():
             self._forward_backward = self._forward_backward_fn
             self._train_step = tf.function(self._replica_train_step, jit_compile=self.jit_compile)
@@ -182,7 +181,7 @@ class Trainer:
                 dataset = self.task.build_inputs(data_config, context, is_training)
             replicas = self.strategy.num_replicas_in_sync
             return skip_consumed(dataset, skip_steps, replicas, context) if skip_steps else dataset
-        return self.strategy.distribute_datasets_from_function(dataset_fn)
+        return strategies.distribute_datasets(self.strategy, dataset_fn)
 
     # === The step ===
 
