@@ -5,8 +5,10 @@ environment variable TFBERT_TEST_DATA). Tests that need it take the
 `shared_data` fixture and are skipped, with the reason, when it is absent.
 """
 
+import fcntl
 import os
 import pathlib
+import shutil
 import time
 
 import pytest
@@ -86,13 +88,18 @@ def finetuned_sst2_dir(shared_data, uncased_vocab, tmp_path_factory):
     """A model directory of `glue/sst2` that `run_experiment` wrote (what
     `tfbert_finetune` runs): `FINETUNED_SST2` fine-tuned 60 steps on 300 real SST-2
     sentences and evaluated on 200 (checkpoints, params.yaml, eval_results.txt).
-    Trained once per session."""
+    Trained once per session, by whichever test worker asks first (`built_once`)."""
+    return str(built_once(tmp_path_factory, "finetuned_sst2",
+                          lambda root: _finetune_sst2(root, shared_data, uncased_vocab))
+               / "run")
+
+
+def _finetune_sst2(root, shared_data, uncased_vocab):
     from tests.training.conftest import head_lines
     from tfbert.configs.bert_config import BertConfig
     from tfbert.tasks import load_config
     from tfbert.training.experiment import run_experiment
 
-    root = tmp_path_factory.mktemp("finetuned_sst2")
     source = shared_data / "glue" / "SST-2"
     train = head_lines(source / "train.tsv", 301, root / "train.tsv")
     dev = head_lines(source / "dev.tsv", 201, root / "dev.tsv")
@@ -107,7 +114,26 @@ def finetuned_sst2_dir(shared_data, uncased_vocab, tmp_path_factory):
                 f"task.validation_data.input_path={dev},task.validation_data.max_seq_length=64,"
                 "task.validation_data.global_batch_size=50,"
                 "task.predict_data.max_seq_length=64,runtime.seed=1")
-    model_dir = root / "run"
-    run_experiment(load_config("glue/sst2", params_override=override), str(model_dir),
+    run_experiment(load_config("glue/sst2", params_override=override), str(root / "run"),
                    "train_and_eval")
-    return str(model_dir)
+
+
+def built_once(tmp_path_factory, name, build):
+    """The directory `<session temp>/<name>`, filled by `build(directory)` once per test
+    session. The suite runs on two pytest-xdist workers (pyproject.toml); a file lock in
+    the temp root they share lets the first worker build while the other waits, so
+    nothing is trained twice. A build that failed leaves no mark: the next asker
+    builds again."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's root, above each worker's own
+    directory, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            if directory.exists():
+                shutil.rmtree(directory)
+            directory.mkdir()
+            build(directory)
+            done.touch()
+    return directory
