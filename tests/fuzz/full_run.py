@@ -6,7 +6,9 @@ only at exit), and so that a failure or a hang of one target leaves the others'
 counts intact. Each target's counts come from the conftest's
 `TFBERT_FUZZ_REPORT`; the summary (cases, outcome, seconds, peak RSS per
 target) is written to `<out>/summary.json` after every target, and each
-target's pytest output to `<out>/<n>.log`.
+target's pytest output to `<out>/<n>.log`. Each pytest runs with `-n 0`: the
+project's two xdist workers (pyproject's `addopts`) would start two more
+TensorFlow processes per target, and the peak RSS would be the idle controller's.
 
     python -m tests.fuzz.full_run --out=/tmp/fuzz            # the 31 targets, 2 at a time
     python -m tests.fuzz.full_run --out=/tmp/fuzz -k packer  # the ids that contain "packer"
@@ -32,7 +34,7 @@ def targets(keyword):
     """The node ids of the Hypothesis tests of tests/fuzz (its one plain test too: it
     runs, and reports no cases), without this tool's own test."""
     collected = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/fuzz"],
+        [sys.executable, "-m", "pytest", "-n", "0", "--collect-only", "-q", "tests/fuzz"],
         capture_output=True, text=True)
     if collected.returncode:
         raise SystemExit("collecting tests/fuzz failed (run from the repository root):\n"
@@ -51,7 +53,7 @@ def run_target(index, node, out, profile, timeout):
     started = time.monotonic()
     with open(out / f"{index}.log", "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
+            [sys.executable, "-m", "pytest", "-n", "0", "-q", "-p", "no:cacheprovider", node],
             stdout=log, stderr=subprocess.STDOUT, env=env)
     # os.wait4 rather than Popen.wait: it also gives the target's own peak memory.
     while True:
