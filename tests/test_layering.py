@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-LAYERS = [("configs",), ("layers", "text", "metrics"), ("networks", "data"), ("models",),
+LAYERS = [("configs", "lazy"), ("layers", "text", "metrics"), ("networks", "data"), ("models",),
           ("checkpoints", "serving"), ("tasks",), ("training",),
           ("explain", "distillation", "hub"), ("cli",)]
 

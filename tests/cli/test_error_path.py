@@ -113,3 +113,23 @@ def test_every_console_script_is_checked():
     scripts = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml")
                             .read_text(encoding="utf-8"))["project"]["scripts"]
     assert sorted(scripts) == sorted(COMMANDS)
+
+
+def test_no_command_starts_tensorflow_before_its_flags_parse():
+    """A wrong flag or `--help` answers without the seconds TensorFlow takes to start:
+    no command imports it before its flags parse (`tfbert.cli`; `common.run_command`
+    starts it after them). Each command runs with a wrong flag; at its exit it says
+    whether TensorFlow was loaded."""
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    loaded = {}
+    for command in COMMANDS:
+        module = "tfbert.cli." + command.removeprefix("tfbert_")
+        code = ("import atexit, runpy, sys; "
+                "atexit.register(lambda: print('tensorflow' in sys.modules)); "
+                f"sys.argv = [{command!r}, {BAD_FLAG!r}]; "
+                f"runpy.run_module({module!r}, run_name='__main__')")
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                env=env, timeout=120)
+        assert "no_such_flag" in result.stderr, result.stderr[-3000:]
+        loaded[command] = result.stdout.strip()
+    assert loaded == dict.fromkeys(COMMANDS, "False")

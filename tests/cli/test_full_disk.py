@@ -18,7 +18,7 @@ from tests.helpers import randomize, tiny_config
 from tests.serving.conftest import VOCAB, text_array
 from tests.training.records import nan_weight_records, write_with_tfbert
 from tfbert.checkpoints import training_checkpoint
-from tfbert.data.pretraining_records import RecordFilesWriter
+from tfbert.data.record_files import RecordFilesWriter
 from tfbert.serving import NativeSavedModel
 
 
@@ -119,7 +119,7 @@ def test_a_full_disk_while_writing_tfrecords_keeps_the_previous_file(small_disk,
     """Two spawned workers fill a 1 MB disk; the earlier output file stays as it was.
 
     Remove the `except` clause of `RecordFilesWriter.write`
-    (tfbert/data/pretraining_records.py): the command ends with TensorFlow's
+    (tfbert/data/record_files.py): the command ends with TensorFlow's
     traceback; the message check fails.
     """
     disk = small_disk("1m")

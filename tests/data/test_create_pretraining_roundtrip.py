@@ -176,7 +176,7 @@ def test_vocab_without_special_tokens(vocab, tokenize, tmp_path):
 
 
 def test_crash_while_writing_leaves_no_file(tmp_path):
-    from tfbert.data.pretraining_records import RecordFilesWriter
+    from tfbert.data.record_files import RecordFilesWriter
 
     out = tmp_path / "out.tfrecord"
     with pytest.raises(RuntimeError), RecordFilesWriter([str(out)]) as writer:

@@ -95,7 +95,7 @@ def wikitext_records(shared_data, vocab_file, output_path, max_seq_length=128,
 
 def write_with_tfbert(path, records):
     """Writes serialized records with tfbert's own writer; returns `path` as a str."""
-    from tfbert.data.pretraining_records import RecordFilesWriter
+    from tfbert.data.record_files import RecordFilesWriter
 
     with RecordFilesWriter([str(path)]) as writer:
         for record in records:

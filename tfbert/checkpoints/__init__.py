@@ -1,38 +1,38 @@
 """Weights from the outside world and back: one loader (`load_model`) for Google TF1
 checkpoints, HuggingFace directories, tfbert checkpoints and `.keras` files; and
-`extend_vocab`, which adds domain words to a vocab and to any of those checkpoints."""
+`extend_vocab`, which adds domain words to a vocab and to any of those checkpoints.
 
-from tfbert.checkpoints.convert import load_bert, save_bert
-from tfbert.checkpoints.extend_vocab import ExtendedCheckpoint, extend_vocab, read_words_file
-from tfbert.checkpoints.google_tf1 import (
-    load_tf1_checkpoint,
-    read_tf1_checkpoint,
-    save_tf1_checkpoint,
-)
-from tfbert.checkpoints.huggingface import (
-    bert_encoder_from_huggingface,
-    installed_minilm_dir,
-    load_huggingface_weights,
-    read_huggingface_weights,
-)
-from tfbert.checkpoints.loader import (
-    latest_weights,
-    load_model,
-    restore_weights,
-    source_config,
-    source_kind,
-    source_vocab,
-)
-from tfbert.checkpoints.restore import restore_encoder, restore_model, training_checkpoint
-from tfbert.checkpoints.vocab_words import VocabExtension, plan_vocab_extension
-from tfbert.configs.huggingface import config_from_huggingface, is_huggingface_dir
+The names below load on first use (as `tfbert`'s and `tfbert.data`'s), so that a
+command can define its flags from `tfbert.checkpoints.formats` before TensorFlow
+starts."""
 
-__all__ = [
-    "ExtendedCheckpoint", "VocabExtension", "bert_encoder_from_huggingface",
-    "config_from_huggingface", "extend_vocab", "installed_minilm_dir", "is_huggingface_dir",
-    "latest_weights", "load_bert", "load_huggingface_weights", "load_model",
-    "load_tf1_checkpoint", "plan_vocab_extension", "read_huggingface_weights",
-    "read_tf1_checkpoint", "read_words_file", "restore_encoder", "restore_model",
-    "restore_weights", "save_bert", "save_tf1_checkpoint", "source_config", "source_kind",
-    "source_vocab", "training_checkpoint",
-]
+from tfbert import lazy
+
+_EXPORTS = {
+    "load_bert": "tfbert.checkpoints.convert", "save_bert": "tfbert.checkpoints.convert",
+    "ExtendedCheckpoint": "tfbert.checkpoints.extend_vocab",
+    "extend_vocab": "tfbert.checkpoints.extend_vocab",
+    "read_words_file": "tfbert.checkpoints.extend_vocab",
+    "load_tf1_checkpoint": "tfbert.checkpoints.google_tf1",
+    "read_tf1_checkpoint": "tfbert.checkpoints.google_tf1",
+    "save_tf1_checkpoint": "tfbert.checkpoints.google_tf1",
+    "bert_encoder_from_huggingface": "tfbert.checkpoints.huggingface",
+    "installed_minilm_dir": "tfbert.checkpoints.huggingface",
+    "load_huggingface_weights": "tfbert.checkpoints.huggingface",
+    "read_huggingface_weights": "tfbert.checkpoints.huggingface",
+    "latest_weights": "tfbert.checkpoints.loader", "load_model": "tfbert.checkpoints.loader",
+    "restore_weights": "tfbert.checkpoints.loader",
+    "source_config": "tfbert.checkpoints.loader", "source_kind": "tfbert.checkpoints.loader",
+    "source_vocab": "tfbert.checkpoints.loader",
+    "restore_encoder": "tfbert.checkpoints.restore",
+    "restore_model": "tfbert.checkpoints.restore",
+    "training_checkpoint": "tfbert.checkpoints.restore",
+    "VocabExtension": "tfbert.checkpoints.vocab_words",
+    "plan_vocab_extension": "tfbert.checkpoints.vocab_words",
+    "config_from_huggingface": "tfbert.configs.huggingface",
+    "is_huggingface_dir": "tfbert.configs.huggingface",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy.exports(__name__, _EXPORTS)

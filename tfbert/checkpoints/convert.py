@@ -2,13 +2,11 @@
 
 import os
 
+from tfbert.checkpoints.formats import MODEL_KINDS, OUTPUT_FORMATS
 from tfbert.checkpoints.google_tf1 import read_tf1_checkpoint, save_tf1_checkpoint
 from tfbert.checkpoints.huggingface import read_huggingface_weights
 from tfbert.checkpoints.loader import load_model
 from tfbert.models.pretrainer import BertPretrainer
-
-MODEL_KINDS = ("auto", "encoder", "pretrainer")
-OUTPUT_FORMATS = ("keras", "tf1")
 
 
 def load_bert(tf1_checkpoint=None, bert_config_file=None, hf_model_dir=None, model="auto"):

@@ -18,8 +18,6 @@ With `--runner`, words are counted by an Apache Beam pipeline
 from absl import flags, logging
 
 from tfbert.cli import common
-from tfbert.data.pretraining_dataset import expand_input_files
-from tfbert.text.build_vocab import build_vocab, text_files_dataset, write_vocab
 
 FLAGS = flags.FLAGS
 
@@ -46,6 +44,9 @@ def define_flags():
 
 
 def main(argv):
+    from tfbert.data.pretraining_dataset import expand_input_files
+    from tfbert.text.build_vocab import build_vocab, text_files_dataset, write_vocab
+
     del argv
     files = expand_input_files(FLAGS.input_files, source="--input_files")
     learn_params = {

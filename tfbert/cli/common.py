@@ -1,6 +1,7 @@
 """What every `tfbert_*` command shares: start-up, the error path and the flag families.
 
-- **Start-up.** TensorFlow's start-up lines are hidden (see `tfbert.cli`).
+- **Start-up.** TensorFlow starts once the flags parsed, its start-up lines hidden
+  (see `tfbert.cli`).
 - **One error path.** A bad flag, file, path or value ends the command with
   `<command>: error: <message>` on stderr and exit status 1, never a
   traceback (`--verbosity=1` logs the details); see `run_command`.
@@ -16,16 +17,21 @@
 
 import sys
 
-import tensorflow as tf
 from absl import app, flags, logging
 
+from tfbert.cli import import_tensorflow
 from tfbert.configs.experiment import OPTIMIZERS, STRATEGIES, set_values
 from tfbert.configs.overrides import parse_overrides
 
-# Errors a user can cause with flags, files or data; anything else is a bug and keeps
-# its traceback.
-USER_ERRORS = (app.UsageError, ValueError, OSError, RuntimeError, KeyError,
-               tf.errors.NotFoundError, tf.errors.PermissionDeniedError)
+
+def user_errors():
+    """Errors a user can cause with flags, files or data; anything else is a bug and
+    keeps its traceback. (TensorFlow's two are there once it has started.)"""
+    errors = (app.UsageError, ValueError, OSError, RuntimeError, KeyError)
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        errors += (tf.errors.NotFoundError, tf.errors.PermissionDeniedError)
+    return errors
 
 
 def run_command(name, main, define_flags):
@@ -40,16 +46,18 @@ def run_command(name, main, define_flags):
 
     def parse(argv):
         try:
-            return flags.FLAGS(argv)
+            argv = flags.FLAGS(argv)
         except flags.Error as error:
             fail(name, error)
+        import_tensorflow()  # after the flags: a wrong one fails without waiting for it
+        return argv
 
     def guarded(argv):
         if len(argv) > 1:
             fail(name, f"unexpected arguments: {' '.join(argv[1:])}")
         try:
             return main(argv)
-        except USER_ERRORS as error:
+        except user_errors() as error:
             logging.debug("error details", exc_info=True)
             fail(name, error)
 

@@ -10,7 +10,7 @@ Examples:
 
 from absl import flags, logging
 
-from tfbert.checkpoints.convert import MODEL_KINDS, OUTPUT_FORMATS, load_bert, save_bert
+from tfbert.checkpoints.formats import MODEL_KINDS, OUTPUT_FORMATS
 from tfbert.cli import common
 
 FLAGS = flags.FLAGS
@@ -38,6 +38,8 @@ def define_flags():
 
 
 def main(argv):
+    from tfbert.checkpoints.convert import load_bert, save_bert
+
     del argv
     model = load_bert(FLAGS.tf1_checkpoint, FLAGS.bert_config_file, FLAGS.hf_model_dir,
                       FLAGS.model)

@@ -17,15 +17,9 @@ Example:
         --output_file=out/train --num_shards=256 --vocab_file=vocab.txt
 """
 
-import tensorflow as tf
 from absl import flags, logging
 
 from tfbert.cli import common
-from tfbert.data import create_pretraining_data as cpd
-from tfbert.data import pretraining_corpus
-from tfbert.data.pretraining_dataset import expand_input_files
-from tfbert.data.pretraining_instances import PretrainingDataOptions, Vocab
-from tfbert.text import BertTokenizer, load_vocab
 
 FLAGS = flags.FLAGS
 
@@ -65,6 +59,14 @@ def define_flags():
 
 
 def main(argv):
+    import tensorflow as tf
+
+    from tfbert.data import create_pretraining_data as cpd
+    from tfbert.data import pretraining_corpus
+    from tfbert.data.pretraining_dataset import expand_input_files
+    from tfbert.data.pretraining_instances import PretrainingDataOptions, Vocab
+    from tfbert.text import BertTokenizer, load_vocab
+
     del argv
     options = PretrainingDataOptions(
         max_seq_length=FLAGS.max_seq_length,
@@ -105,6 +107,9 @@ def main(argv):
 
 def _main_beam(options):
     """`--runner=...`: the same records, as an Apache Beam pipeline (tfbert.data.beam)."""
+    from tfbert.data.pretraining_dataset import expand_input_files
+    from tfbert.text import load_vocab
+
     if FLAGS["num_workers"].present:
         raise ValueError("--num_workers is for the one-machine path; with --runner use "
                          "--beam_option=direct_num_workers=N (DirectRunner) or the runner's own")

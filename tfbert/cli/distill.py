@@ -39,7 +39,7 @@ MAPPING = {**{name: ORIGINAL_TO_CONFIG[name] for name in ORIGINAL if name in ORI
 
 def define_flags():
     """The flags of `tfbert_distill` (see the module doc)."""
-    from tfbert.distillation.run import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
+    from tfbert.distillation.defaults import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
 
     flags.DEFINE_string("teacher_dir", None, "The fine-tuned teacher's model directory "
                         "(params.yaml and checkpoints; best/ when it has one).")

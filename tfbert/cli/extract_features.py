@@ -20,12 +20,9 @@ import os
 import time
 
 import numpy as np
-import tensorflow as tf
 from absl import app, flags, logging
 
-from tfbert.checkpoints.loader import load_model
 from tfbert.cli import common
-from tfbert.text import BertPreprocessor
 
 FLAGS = flags.FLAGS
 
@@ -66,6 +63,8 @@ def read_inputs(path):
 def extract_features(encoder, preprocessor, texts_a, texts_b, layers, output_file,
                      batch_size=32):
     """Writes the JSON lines of the original `extract_features.py`; returns the count."""
+    import tensorflow as tf  # here: the command's flags parse before TensorFlow starts
+
     num_layers = encoder.config.num_hidden_layers
     for layer in layers:
         if not -num_layers <= layer < num_layers:
@@ -105,6 +104,9 @@ def extract_features(encoder, preprocessor, texts_a, texts_b, layers, output_fil
 
 
 def main(argv):
+    from tfbert.checkpoints.loader import load_model
+    from tfbert.text import BertPreprocessor
+
     del argv
     vocab_file = common.vocab_file_or_beside(FLAGS.vocab_file, "checkpoint", FLAGS.checkpoint)
     if not os.path.isfile(vocab_file):

@@ -15,7 +15,6 @@ import numpy as np
 from absl import app, flags
 
 from tfbert.cli import common
-from tfbert.serving.client import ServingClient, request_inputs
 
 FLAGS = flags.FLAGS
 
@@ -65,6 +64,8 @@ def _predict(client, inputs):
 
 
 def main(argv):
+    from tfbert.serving.client import ServingClient, request_inputs
+
     del argv
     texts = list(FLAGS.text)
     if FLAGS.input_file:

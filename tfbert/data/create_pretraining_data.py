@@ -19,7 +19,7 @@ import time
 
 from absl import logging
 
-from tfbert.data import pretraining_corpus, pretraining_records
+from tfbert.data import pretraining_corpus, record_files
 from tfbert.data.instance_workers import run_workers
 from tfbert.data.pretraining_instances import (
     PretrainingDataStats,
@@ -130,7 +130,7 @@ def create_pretraining_data(input_files, output_files, vocab_tokens, tokenize, o
                  time.time() - start)
     records, stats = create_records(documents, vocab, options, progress_seconds,
                                     stall_seconds)
-    with pretraining_records.RecordFilesWriter(output_files, options.gzip) as writer:
+    with record_files.RecordFilesWriter(output_files, options.gzip) as writer:
         for record in records:
             writer.write(record)
     stats.documents, stats.lines, stats.seconds = len(documents), num_lines, time.time() - start

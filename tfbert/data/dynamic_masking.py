@@ -188,6 +188,7 @@ def dynamic_masking_dataset(input_patterns, max_seq_length, max_predictions_per_
     names = {v1: v2 if use_v2 else v1 for v1, v2, _, _ in PRETRAINING_FEATURES}
     spec = {}  # the masked-LM features of any length (they are only undone)
     for v1, _, dtype, length in PRETRAINING_FEATURES:
+        dtype = tf.as_dtype(dtype)
         spec[names[v1]] = (tf.io.VarLenFeature(dtype) if length == "pred" else
                            tf.io.FixedLenFeature([max_seq_length if length == "seq" else length],
                                                  dtype))

@@ -18,27 +18,9 @@ import tensorflow as tf
 from absl import logging
 
 from tfbert.data import text_files
+from tfbert.data.document import Document
 
 TOKENIZE_BATCH_LINES = 4096
-
-
-class Document:
-    """Sentences of one document: `ids[starts[i]:starts[i + 1]]` is sentence i.
-
-    Args:
-      ids: int32 array of all the document's word-piece ids.
-      starts: int list, len = number of sentences + 1, from 0 to `len(ids)`.
-    """
-
-    __slots__ = ("ids", "starts")
-
-    def __init__(self, ids, starts):
-        self.ids = ids
-        self.starts = starts
-
-    @property
-    def num_sentences(self):
-        return len(self.starts) - 1
 
 
 def read_lines(path):

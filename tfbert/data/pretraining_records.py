@@ -1,4 +1,4 @@
-"""Writing pre-training records: `tf.train.Example` bytes by hand, files by rename.
+"""Pre-training records: `tf.train.Example` bytes written by hand, without TensorFlow.
 
 A pre-training record is a `tf.train.Example` with the seven features of
 `tfbert.data.features` (all packed int64 lists but `masked_lm_weights`, a
@@ -12,17 +12,12 @@ and not even the same in every run of the original (the two golden files of
 byte-identical files do, so the order is a parameter, by default
 `RECORD_ORDER`, the order of the original's non-WWM golden file.
 
-`RecordFilesWriter` writes records round-robin to several files, each under a
-temporary name that is renamed at the end: a crash leaves no file that looks
-complete.
+The files are written by `tfbert.data.record_files`. This module does not
+import TensorFlow: the worker processes of `create_pretraining_data
+--num_workers` build their shards' records with it and nothing else.
 """
 
-import contextlib
-import os
 import struct
-
-import numpy as np
-import tensorflow as tf
 
 from tfbert.data.features import V1_TO_V2
 
@@ -141,89 +136,3 @@ class ExampleSerializer:
             for key, feature in zip(self._keys, map(features.__getitem__, self._order),
                                     strict=True))
         return _field(b"\n", entries)
-
-
-class RecordFilesWriter:
-    """Writes records round-robin to TFRecord files, renamed into place on `close()`.
-
-    Each file is written as `<name>.tmp-<pid>` and renamed when `close()`
-    succeeds; `abort()` (or leaving a `with` block by an exception) deletes
-    the temporary files, so no partial output is left behind.
-
-    Args:
-      output_files: list of paths (local or any `tf.io.gfile` filesystem).
-      gzip: write GZIP-compressed TFRecords.
-
-    Example:
-
-    >>> import tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "out.tfrecord")
-    >>> with RecordFilesWriter([path]) as writer:
-    ...     writer.write(b"abc")
-    >>> [r.numpy() for r in tf.data.TFRecordDataset(path)]
-    [b'abc']
-    """
-
-    def __init__(self, output_files, gzip=False):
-        if not output_files:
-            raise ValueError("no output file given")
-        self.output_files = list(output_files)
-        self._temp_files = [f"{path}.tmp-{os.getpid()}" for path in self.output_files]
-        options = tf.io.TFRecordOptions(compression_type="GZIP" if gzip else "")
-        self._writers = []
-        try:
-            for path in self._temp_files:
-                parent = os.path.dirname(path)
-                if parent:
-                    tf.io.gfile.makedirs(parent)
-                self._writers.append(tf.io.TFRecordWriter(path, options))
-        except Exception:
-            self.abort()
-            raise
-        self.num_written = np.zeros(len(self.output_files), np.int64)
-        self._next = 0
-
-    def write(self, record):
-        try:
-            self._writers[self._next].write(record)
-        except tf.errors.OpError as error:  # a full disk: say which output, leave nothing
-            self.abort()
-            raise self._failed(self._next, error) from None
-        self.num_written[self._next] += 1
-        self._next = (self._next + 1) % len(self._writers)
-
-    def close(self):
-        """Flushes the files and renames them to their final names."""
-        for index, writer in enumerate(self._writers):
-            try:
-                writer.close()
-            except tf.errors.OpError as error:
-                self.abort()
-                raise self._failed(index, error) from None
-        for temp, path in zip(self._temp_files, self.output_files, strict=True):
-            tf.io.gfile.rename(temp, path, overwrite=True)
-        self._writers = []
-
-    def abort(self):
-        """Closes and deletes the temporary files."""
-        for writer in self._writers:
-            with contextlib.suppress(tf.errors.OpError):  # a full disk fails the flush too
-                writer.close()
-        self._writers = []
-        for temp in self._temp_files:
-            if tf.io.gfile.exists(temp):
-                tf.io.gfile.remove(temp)
-
-    def _failed(self, index, error):
-        return OSError(f"writing {self.output_files[index]} failed ({error.message}); no output "
-                       "file was written (the temporary files are removed)")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-        return False

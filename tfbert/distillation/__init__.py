@@ -5,17 +5,16 @@ trains the student (the `tfbert_distill` command does the same from flags);
 see docs/distillation.md.
 """
 
-from tfbert.distillation.losses import soft_loss_kind, soft_loss_sum
-from tfbert.distillation.run import DistillationConfig, Distilled, distill
-from tfbert.distillation.student import (
-    check_layer_copy,
-    copy_teacher_layers,
-    spread_layers,
-    student_config,
-)
-from tfbert.distillation.task import DistillationTask
-from tfbert.distillation.teacher import Teacher, load_teacher
+from tfbert import lazy
 
-__all__ = ["DistillationConfig", "DistillationTask", "Distilled", "Teacher",
-           "check_layer_copy", "copy_teacher_layers", "distill", "load_teacher",
-           "soft_loss_kind", "soft_loss_sum", "spread_layers", "student_config"]
+_EXPORTS = {
+    "soft_loss_kind": ".losses", "soft_loss_sum": ".losses", "DistillationConfig": ".run",
+    "Distilled": ".run", "distill": ".run", "check_layer_copy": ".student",
+    "copy_teacher_layers": ".student", "spread_layers": ".student",
+    "student_config": ".student", "DistillationTask": ".task", "Teacher": ".teacher",
+    "load_teacher": ".teacher",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy.exports(__name__, _EXPORTS)

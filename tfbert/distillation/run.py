@@ -33,14 +33,12 @@ from absl import logging
 from tfbert.configs import experiment as experiment_lib
 from tfbert.configs.experiment import ExperimentConfig
 from tfbert.data.result_files import write_eval_results, write_text
+from tfbert.distillation.defaults import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
 from tfbert.distillation.student import check_layer_copy, spread_layers, student_config
 from tfbert.distillation.task import DistillationTask
 from tfbert.distillation.teacher import check_task, load_teacher
 from tfbert.tasks.registry import build_task, load_config
 from tfbert.training.trainer import Trainer
-
-DEFAULT_ALPHA = 0.5
-DEFAULT_TEMPERATURE = 2.0
 
 
 @dataclasses.dataclass

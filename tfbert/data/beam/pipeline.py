@@ -52,7 +52,7 @@ from absl import logging
 from apache_beam.metrics import Metrics
 
 from tfbert.data import create_pretraining_data as cpd
-from tfbert.data import pretraining_corpus, pretraining_records
+from tfbert.data import pretraining_corpus, record_files
 from tfbert.data.beam import documents as docs_lib
 from tfbert.data.beam import runner as runner_lib
 from tfbert.data.pretraining_instances import PretrainingDataStats, Vocab
@@ -156,7 +156,7 @@ class _ShardRecords(beam.DoFn):
             # Attempt-unique: a retried bundle writes its own file; Finalize renames
             # only the one whose result Beam committed.
             path = os.path.join(self.temp_dir, f"shard-{shard:05d}-{uuid.uuid4().hex}.tfrecord")
-            with pretraining_records.RecordFilesWriter([path], self.gzip) as writer:
+            with record_files.RecordFilesWriter([path], self.gzip) as writer:
                 for record in records:
                     writer.write(record)
             # `create_records` leaves documents/lines at 0 (the program fills them in).
@@ -187,7 +187,7 @@ def _finalize(summaries, output_prefix, num_shards, temp_dir, gzip, input_names,
         if shard in written:
             tf.io.gfile.rename(written[shard], final, overwrite=True)
         else:  # more shards than documents: the file set stays complete
-            pretraining_records.RecordFilesWriter([final], gzip).close()
+            record_files.RecordFilesWriter([final], gzip).close()
     stats = PretrainingDataStats(**{k: total[k] for k in _STATS_FIELDS})
     report = {**total, "shards": num_shards, "empty_shards": num_shards - len(written),
               "masked_share": total["masked"] / max(total["maskable_tokens"], 1),
