@@ -1,5 +1,8 @@
 """Small builders shared by the tests (tiny configs, random inputs)."""
 
+import subprocess
+import sys
+
 import numpy as np
 
 import tfbert
@@ -39,3 +42,13 @@ def randomize(model, seed=0, scale=0.5):
             value += 1.0
         variable.assign(value.astype("float32"))
     return model
+
+
+def loaded_in_fresh_python(statement, watched=("tensorflow", "keras")):
+    """Which of the modules `watched` a new Python process has loaded after running
+    `statement` (this process has them all, so imports are checked in a new one)."""
+    code = f"import sys; {statement}; print(*[m for m in {tuple(watched)!r} if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.split()

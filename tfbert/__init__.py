@@ -12,7 +12,7 @@ Example:
 TensorShape([1, 128])
 """
 
-import importlib
+from tfbert import lazy
 
 __version__ = "0.1.0"
 
@@ -27,16 +27,4 @@ _SUBPACKAGES = ("checkpoints", "cli", "configs", "data", "layers", "metrics", "m
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    if name in _SUBPACKAGES:
-        return importlib.import_module(f"tfbert.{name}")
-    raise AttributeError(f"module 'tfbert' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted([*globals(), *_EXPORTS, *_SUBPACKAGES])
+__getattr__, __dir__ = lazy.exports(__name__, _EXPORTS, _SUBPACKAGES)

@@ -8,7 +8,9 @@ without TensorFlow. An eager `__init__` would import every module of its package
 
 Example:
 
->>> getattr_, dir_ = exports("json", {"dumps": "json"})
+>>> import sys, types
+>>> sys.modules["example_package"] = types.ModuleType("example_package")
+>>> getattr_, dir_ = exports("example_package", {"dumps": "json"})
 >>> getattr_("dumps")([1])
 '[1]'
 """
@@ -29,19 +31,22 @@ class _Package(types.ModuleType):
         super().__setattr__(name, value)
 
 
-def exports(package, names):
+def exports(package, names, subpackages=()):
     """`(__getattr__, __dir__)` for `package`, whose `names` map to their modules.
 
     Args:
         package: the package's `__name__`.
         names: `{name: module}`, the module's name absolute or relative to `package`
             (`".features"`).
+        subpackages: names of subpackages that `package.<name>` imports on first use.
     """
     module = importlib.import_module(package)
     module.__class__ = _Package
-    module._lazy_names = dict(names)
+    module._lazy_names = names
 
     def load(name):
+        if name in subpackages:
+            return importlib.import_module(f"{package}.{name}")
         if name in names:
             value = getattr(importlib.import_module(names[name], package), name)
             setattr(module, name, value)  # found directly from now on
@@ -49,6 +54,6 @@ def exports(package, names):
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def listing():
-        return sorted([*vars(module), *names])
+        return sorted({*vars(module), *names, *subpackages})
 
     return load, listing

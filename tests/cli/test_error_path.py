@@ -71,11 +71,15 @@ COMMANDS = ("tfbert_build_vocab", "tfbert_convert_checkpoint", "tfbert_create_pr
 CASES = [(command, kind) for command in COMMANDS for kind in ("unknown_flag", "missing_path")]
 
 
+def users_environment():
+    """This process's environment without `TF_CPP_MIN_LOG_LEVEL`, as users run commands."""
+    return {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+
+
 def run_command(command, args):
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     module = "tfbert.cli." + command.removeprefix("tfbert_")
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
-                          text=True, env=env, timeout=180)
+                          text=True, env=users_environment(), timeout=180)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +124,6 @@ def test_no_command_starts_tensorflow_before_its_flags_parse():
     no command imports it before its flags parse (`tfbert.cli`; `common.run_command`
     starts it after them). Each command runs with a wrong flag; at its exit it says
     whether TensorFlow was loaded."""
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     loaded = {}
     for command in COMMANDS:
         module = "tfbert.cli." + command.removeprefix("tfbert_")
@@ -129,7 +132,7 @@ def test_no_command_starts_tensorflow_before_its_flags_parse():
                 f"sys.argv = [{command!r}, {BAD_FLAG!r}]; "
                 f"runpy.run_module({module!r}, run_name='__main__')")
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                env=env, timeout=120)
+                                env=users_environment(), timeout=120)
         assert "no_such_flag" in result.stderr, result.stderr[-3000:]
         loaded[command] = result.stdout.strip()
     assert loaded == dict.fromkeys(COMMANDS, "False")

@@ -3,14 +3,13 @@
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import pytest
 
+from tests.helpers import loaded_in_fresh_python
 from tfbert.data.instance_workers import run_workers, worker_seed
 from tfbert.data.pretraining_corpus import Document
 from tfbert.data.pretraining_instances import (
@@ -72,12 +71,8 @@ def test_a_worker_starts_without_tensorflow():
     """What a spawned worker imports (`_worker_main`'s module and the modules of its
     arguments) loads no TensorFlow: starting it takes seconds and some 300 MB per
     worker, and the worker builds instances and record bytes in plain Python."""
-    code = ("import sys, tfbert.data.instance_workers, tfbert.data.document; "
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert loaded_in_fresh_python(
+        "import tfbert.data.instance_workers, tfbert.data.document") == []
 
 
 def test_a_killed_worker_fails_the_run_within_a_bound():
