@@ -2,7 +2,10 @@
 
 Two exports are taken as identical when their fingerprints are equal: the
 signatures (names, input and output keys, dtypes, shapes), the op types and
-their counts in every graph and function, every variable's bytes, every
+their counts in what each signature runs (every function it calls expanded at
+each call, as the loaders inline them; call ops and the `Identity`/`NoOp` nodes
+at function boundaries, which compute nothing and which the graph optimizer
+removes, left out), every variable's bytes, every
 asset's bytes (vocab, warmup requests), and every output of every signature
 for fixed inputs, run through TensorFlow's C session loader as
 `tensorflow_model_server` runs it: the bytes of integer and string outputs,
@@ -20,6 +23,7 @@ made from the checkpoints beside it before the task registry was written;
 `test_export_golden.py` checks that today's code exports the same.
 """
 
+import collections
 import hashlib
 import pathlib
 
@@ -31,6 +35,9 @@ from tfbert.serving.native_loader import NativeSavedModel
 from tfbert.serving.op_check import read_saved_model
 from tfbert.serving.warmup import read_warmup_requests
 
+# Nodes that compute nothing: calls (their functions are counted instead) and the
+# Identity/NoOp nodes a function boundary adds.
+UNCOUNTED = {"PartitionedCall", "StatefulPartitionedCall", "Identity", "NoOp"}
 TEXTS = ["the film was a delight", "boring ! not good at all , who won ?",
          "john smith lives in paris , france", "", "great movie because it is not bad"]
 QUESTIONS = ["who won the game ?", "where does john smith live ?", "what is good ?"]
@@ -97,19 +104,45 @@ def _inputs(input_keys):
     return {key: texts[::-1] if key == "text_b" else texts for key in input_keys}
 
 
+def signature_ops(meta_graph):
+    """`{signature: {op type: count}}` of what each signature runs, every function
+    call expanded (so a model traced once and called five times counts five times,
+    as in a graph traced five times); see the module doc for what is left out."""
+    library = {f.signature.name: f for f in meta_graph.graph_def.library.function}
+    counted = {}
+
+    def function_ops(name):
+        if name not in counted:
+            counted[name] = sum((node_ops(node) for node in library[name].node_def),
+                                collections.Counter())
+        return counted[name]
+
+    def node_ops(node):
+        if node.op in library:
+            return function_ops(node.op)
+        ops = collections.Counter() if node.op in UNCOUNTED else collections.Counter([node.op])
+        for value in node.attr.values():  # call ops, If branches, While bodies
+            for name in [value.func.name] if value.func.name else [f.name for f in
+                                                                   value.list.func]:
+                ops += function_ops(name)
+        return ops
+
+    nodes = {node.name: node for node in meta_graph.graph_def.node}
+    result = {}
+    for name, signature in sorted(meta_graph.signature_def.items()):
+        if not name.startswith("__"):
+            roots = sorted({tensor.name.split(":")[0] for tensor in signature.outputs.values()})
+            ops = sum((node_ops(nodes[root]) for root in roots), collections.Counter())
+            result[name] = dict(sorted(ops.items()))
+    return result
+
+
 def fingerprint(export_dir):
     """`{part: value}` of the export at `export_dir` (see the module doc)."""
     export_dir = pathlib.Path(export_dir)
     saved_model = read_saved_model(export_dir)
     meta_graph = saved_model.meta_graphs[0]
-    functions = {f.signature.name for f in meta_graph.graph_def.library.function}
-    ops = {}
-    nodes = list(meta_graph.graph_def.node)
-    for function in meta_graph.graph_def.library.function:
-        nodes += list(function.node_def)
-    for node in nodes:
-        if node.op not in functions:
-            ops[node.op] = ops.get(node.op, 0) + 1
+    ops = signature_ops(meta_graph)
     signatures = {}
     for name, signature in sorted(meta_graph.signature_def.items()):
         if name.startswith("__"):
@@ -141,5 +174,5 @@ def fingerprint(export_dir):
         requests.append((name, inputs))
     outputs = {name: {key: _output(value) for key, value in sorted(result.items())}
                for (name, _), result in zip(requests, model.run_many(requests), strict=True)}
-    return {"signatures": signatures, "ops": dict(sorted(ops.items())), "variables": variables,
+    return {"signatures": signatures, "ops": ops, "variables": variables,
             "assets": assets, "outputs": outputs}

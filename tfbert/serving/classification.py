@@ -46,6 +46,7 @@ from tfbert.serving.export import (
     text_example,
     token_id_specs,
     token_ids_warmup,
+    traced_once,
 )
 
 # How the windows of a long text are combined: `first` is the original's truncation.
@@ -150,8 +151,10 @@ def endpoints(model, preprocessor, label_names=None, pair=False, regression=Fals
         raise ValueError(f"{len(names)} label names for a {num_classes}-class model: {names}")
     keys = ("text_a", "text_b") if pair else ("text",)
 
+    logits = traced_once(lambda packed: model(packed, training=False)["logits"])
+
     def run(packed):
-        return by_length(lambda part: model(part, training=False)["logits"], packed)
+        return by_length(logits, packed)
 
     def heads(logits):
         if regression:

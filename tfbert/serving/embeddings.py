@@ -17,6 +17,7 @@ from tfbert.serving.export import (
     string_specs,
     token_id_specs,
     token_ids_warmup,
+    traced_once,
 )
 
 
@@ -33,6 +34,7 @@ def endpoints(encoder, preprocessor, normalize=False):
     """
     pooling = MeanPooling(normalize=normalize)
 
+    @traced_once
     def heads(packed):
         outputs = encoder(packed, training=False)
         return {"pooled_output": outputs["pooled_output"],

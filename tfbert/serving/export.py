@@ -83,6 +83,36 @@ def pack_to_longest(preprocessor, segments):
     return preprocessor.bert_pack_inputs(ids, seq_length=length)
 
 
+def traced_once(fn):
+    """`fn` of a nest of Tensors, traced into one graph function per input signature
+    (dtypes and static shapes) that every later call reuses.
+
+    Keras traces each signature of an export outside the save context and
+    `tf.saved_model.save` again inside it (a different cache key), and the
+    length-sorted slices call the model five times per trace: a classification
+    export would trace its model 30 times. A call of a traced function is one call
+    op, which the loaders inline before they optimize the graph, so what the server
+    runs is unchanged (docs/performance.md, "Exports trace the model once").
+
+    Example:
+
+    >>> double = traced_once(lambda x: 2 * x)
+    >>> int(double(tf.constant(2))), int(double(tf.constant(5)))
+    (4, 10)
+    """
+    function = tf.function(fn, autograph=False)
+    traced = {}
+
+    def call(*args):
+        specs = tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, x.dtype), args)
+        key = repr(specs)
+        if key not in traced:
+            traced[key] = function.get_concrete_function(*specs)
+        return traced[key](*args)
+
+    return call
+
+
 def by_length(apply, packed, groups=4, min_rows=8):
     """`apply(packed)` for per-example outputs (`[batch, ...]`), run on `groups` slices of
     the batch sorted by length, each cut to its own longest row; outputs in the
@@ -270,7 +300,7 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
         for item in track:
             archive.track(item)
         for endpoint in endpoints:
-            fn = endpoint.fn
+            fn = traced_once(endpoint.fn)
             if len(endpoint.input_signature) > 1:
                 fn = same_batch_size(fn, [spec.name for spec in endpoint.input_signature])
             archive.add_endpoint(endpoint.name, fn,

@@ -49,6 +49,7 @@ from tfbert.serving.export import (
     string_specs,
     token_id_specs,
     token_ids_warmup,
+    traced_once,
 )
 
 # The most windows that run through the model as one batch: a request's
@@ -220,11 +221,16 @@ def endpoints(model, preprocessor, max_query_length=64, n_best_size=20, max_answ
                 "end": pieces.with_flat_values(tf.gather(end.values, pieces.values)),
                 "num_pieces": tf.size(ids.values, out_type=tf.int64)}
 
+    keys = ("start_logits", "end_logits")
+
+    @traced_once
+    def span_logits(packed):
+        outputs = model(packed, training=False)  # one call: the model once per window
+        return {key: outputs[key] for key in keys}
+
     def from_text(question, context):
         windows = windows_of(question, context)
-        keys = ("start_logits", "end_logits")
-        outputs = in_chunks(lambda packed: {k: model(packed, training=False)[k] for k in keys},
-                            windows["packed"], window_batch_size,
+        outputs = in_chunks(span_logits, windows["packed"], window_batch_size,
                             dict.fromkeys(keys, tf.TensorSpec([None, seq_length], tf.float32)))
         start_logits, end_logits = outputs["start_logits"], outputs["end_logits"]
         spans = decode_windows(start_logits, end_logits, windows["offset"],
@@ -256,9 +262,8 @@ def endpoints(model, preprocessor, max_query_length=64, n_best_size=20, max_answ
         return result
 
     def from_ids(input_word_ids, input_mask, input_type_ids):
-        outputs = model({"input_word_ids": input_word_ids, "input_mask": input_mask,
-                         "input_type_ids": input_type_ids}, training=False)
-        return {"start_logits": outputs["start_logits"], "end_logits": outputs["end_logits"]}
+        return span_logits({"input_word_ids": input_word_ids, "input_mask": input_mask,
+                            "input_type_ids": input_type_ids})
 
     questions = np.array([q for q, _ in WARMUP], dtype=object)
     contexts = np.array([c for _, c in WARMUP], dtype=object)

@@ -33,6 +33,7 @@ from tfbert.serving.export import (
     string_specs,
     token_id_specs,
     token_ids_warmup,
+    traced_once,
 )
 
 
@@ -124,11 +125,13 @@ def endpoints(model, preprocessor, label_names, long_text="first", doc_stride=64
     types, type_ids, begins = label_types(label_names)
     continues = [t.startswith("##") and len(t) > 2 for t in tokenizer.vocabulary]
 
+    model_logits = traced_once(lambda packed: model(packed, training=False)["logits"])
+
     def truncated_labels(ids, begin, end):
         ids, begin, end = (x[:, :seq_length - 2] for x in (ids, begin, end))
         longest = tf.reduce_max(tf.concat([tf.cast(ids.row_lengths(), tf.int32), [0]], 0))
         packed = preprocessor.bert_pack_inputs([ids], seq_length=longest + 2)  # [batch, <=seq]
-        logits = model(packed, training=False)["logits"]                # [batch, seq, labels]
+        logits = model_logits(packed)                                   # [batch, seq, labels]
         predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)[:, 1:]
         return _first_n(predicted, ids), ids, begin, end                # ragged [batch, (n)]
 
@@ -140,7 +143,7 @@ def endpoints(model, preprocessor, label_names, long_text="first", doc_stride=64
         packed = preprocessor.bert_pack_inputs(
             [pieces.with_flat_values(tf.gather(ids.values, pieces.values))],
             seq_length=longest + 2)                                     # [windows, <=seq]
-        logits = model(packed, training=False)["logits"]
+        logits = model_logits(packed)
         predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)[:, 1:]
         labels = max_context_labels(_first_n(predicted, pieces), pieces,
                                     tf.size(ids.values, out_type=tf.int64))
@@ -190,8 +193,9 @@ def endpoints(model, preprocessor, label_names, long_text="first", doc_stride=64
         }
 
     def from_ids(input_word_ids, input_mask, input_type_ids):
-        return {"logits": model({"input_word_ids": input_word_ids, "input_mask": input_mask,
-                                 "input_type_ids": input_type_ids}, training=False)["logits"]}
+        return {"logits": model_logits({"input_word_ids": input_word_ids,
+                                        "input_mask": input_mask,
+                                        "input_type_ids": input_type_ids})}
 
     return [
         Endpoint("serving_default", from_text, string_specs("text"),
