@@ -92,18 +92,22 @@ def traced_once(fn):
     length-sorted slices call the model five times per trace: a classification
     export would trace its model 30 times. A call of a traced function is one call
     op, which the loaders inline before they optimize the graph, so what the server
-    runs is unchanged (docs/performance.md, "Exports trace the model once").
+    runs is unchanged (docs/performance.md, "Exports trace the model once"). Called
+    eagerly, it is `fn` itself: no trace per concrete shape.
 
     Example:
 
     >>> double = traced_once(lambda x: 2 * x)
-    >>> int(double(tf.constant(2))), int(double(tf.constant(5)))
-    (4, 10)
+    >>> twice = tf.function(lambda x: double(x) + double(x + 1))  # one trace of `double`
+    >>> int(twice(tf.constant(2))), int(double(tf.constant(5)))
+    (10, 10)
     """
     function = tf.function(fn, autograph=False)
     traced = {}
 
     def call(*args):
+        if tf.executing_eagerly():
+            return fn(*args)
         specs = tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, x.dtype), args)
         key = repr(specs)
         if key not in traced:
