@@ -136,3 +136,18 @@ def test_no_command_starts_tensorflow_before_its_flags_parse():
         assert "no_such_flag" in result.stderr, result.stderr[-3000:]
         loaded[command] = result.stdout.strip()
     assert loaded == dict.fromkeys(COMMANDS, "False")
+
+
+def test_commands_start_tensorflow_without_keras_extras():
+    """`import_tensorflow` keeps Keras from importing matplotlib, scikit-learn and
+    IPython (installed with the test extra) while TensorFlow loads, and leaves them
+    importable after (`tfbert_explain` imports matplotlib itself)."""
+    from tfbert.cli import KERAS_EXTRAS
+
+    code = ("import sys; from tfbert.cli import import_tensorflow; import_tensorflow(); "
+            f"print(*[m for m in {KERAS_EXTRAS!r} if m in sys.modules]); "
+            "import matplotlib, sklearn; print('importable')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines() == ["", "importable"], result.stdout

@@ -9,6 +9,12 @@ parsed (`common.run_command`): a wrong flag or `--help` answers at once,
 without the seconds TensorFlow takes to start. The commands' modules import
 the library inside their `main`. Set `TF_CPP_MIN_LOG_LEVEL` yourself
 (`TF_CPP_MIN_LOG_LEVEL=0 tfbert_finetune ...`) to see everything.
+
+Keras, which TensorFlow imports, also imports matplotlib, scikit-learn and IPython
+when they are installed, for image galleries, scikit-learn wrappers and notebook
+file editing that no command uses: `import_tensorflow` hides them while TensorFlow
+loads (a command imports them later as usual), which saves a second or more of
+every command's start (docs/performance.md).
 """
 
 import importlib
@@ -20,18 +26,26 @@ if _QUIET:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
 
+# Imported by Keras, when installed, for what no command uses (see the module doc).
+KERAS_EXTRAS = ("matplotlib", "sklearn", "IPython")
+
+
 def import_tensorflow():
     """Imports TensorFlow, with file descriptor 2 on /dev/null unless the user set
-    `TF_CPP_MIN_LOG_LEVEL` (or it has started already)."""
-    if not _QUIET or "tensorflow" in sys.modules:
-        importlib.import_module("tensorflow")
+    `TF_CPP_MIN_LOG_LEVEL` (or it has started already), and without `KERAS_EXTRAS`."""
+    if "tensorflow" in sys.modules:
         return
+    hidden = [name for name in KERAS_EXTRAS if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))  # None: `import name` raises ImportError
     sys.stderr.flush()
     saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
+    if _QUIET:
+        os.dup2(null, 2)
     try:
         importlib.import_module("tensorflow")
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
+        for name in hidden:
+            del sys.modules[name]
