@@ -17,6 +17,7 @@ loads (a command imports them later as usual), which saves a second or more of
 every command's start (docs/performance.md).
 """
 
+import contextlib
 import importlib
 import os
 import sys
@@ -37,15 +38,23 @@ def import_tensorflow():
         return
     hidden = [name for name in KERAS_EXTRAS if name not in sys.modules]
     sys.modules.update(dict.fromkeys(hidden))  # None: `import name` raises ImportError
+    try:
+        with _stderr_to_devnull() if _QUIET else contextlib.nullcontext():
+            importlib.import_module("tensorflow")
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    """File descriptor 2 on /dev/null (what native libraries write, too)."""
     sys.stderr.flush()
     saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    if _QUIET:
-        os.dup2(null, 2)
+    os.dup2(null, 2)
     try:
-        importlib.import_module("tensorflow")
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
-        for name in hidden:
-            del sys.modules[name]
