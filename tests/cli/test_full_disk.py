@@ -104,7 +104,8 @@ def test_a_full_disk_while_exporting_keeps_the_served_versions(small_disk, tmp_p
     first = export(1)
     assert first.returncode == 0, first.stderr[-3000:]
     size = sum(f.stat().st_size for f in (base / "1").rglob("*") if f.is_file())
-    used = os.statvfs(base).f_frsize * (os.statvfs(base).f_blocks - os.statvfs(base).f_bfree)
+    disk = os.statvfs(base)
+    used = disk.f_frsize * (disk.f_blocks - disk.f_bfree)
     small_disk(f"{(used + size // 2) // 1024}k", remount=True)
     second = export(2)
     assert second.returncode == 1, second.stderr[-3000:]

@@ -38,6 +38,7 @@ from tfbert.serving.warmup import read_warmup_requests
 # Nodes that compute nothing: calls (their functions are counted instead) and the
 # Identity/NoOp nodes a function boundary adds.
 UNCOUNTED = {"PartitionedCall", "StatefulPartitionedCall", "Identity", "NoOp"}
+
 TEXTS = ["the film was a delight", "boring ! not good at all , who won ?",
          "john smith lives in paris , france", "", "great movie because it is not bad"]
 QUESTIONS = ["who won the game ?", "where does john smith live ?", "what is good ?"]
