@@ -97,7 +97,7 @@ def test_the_model_is_traced_once_per_input_shape(exports, kind, traces):
     """Every signature and every length-sorted slice calls one traced model function
     (`traced_once`); SQuAD has two input shapes (windows of `seq_length`, and ids of
     any length). Traced per call, a classification export held 15 copies of the
-    model in 6 functions and took 2.6 times as long to build."""
+    model in 6 functions."""
     library = read_saved_model(exports(kind).path).meta_graphs[0].graph_def.library.function
     models = [f.signature.name for f in library
               if any(node.op == "Rsqrt" for node in f.node_def)]  # the LayerNorms

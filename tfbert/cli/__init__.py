@@ -13,8 +13,8 @@ the library inside their `main`. Set `TF_CPP_MIN_LOG_LEVEL` yourself
 Keras, which TensorFlow imports, also imports matplotlib, scikit-learn and IPython
 when they are installed, for image galleries, scikit-learn wrappers and notebook
 file editing that no command uses: `import_tensorflow` hides them while TensorFlow
-loads (a command imports them later as usual), which saves a second or more of
-every command's start (docs/performance.md).
+loads (a command imports them later as usual), which shortens every command's
+start (docs/performance.md).
 """
 
 import contextlib
