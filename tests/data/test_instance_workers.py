@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tests.helpers import loaded_in_fresh_python
+from tfbert.data.document import Document
 from tfbert.data.instance_workers import run_workers, worker_seed
-from tfbert.data.pretraining_corpus import Document
 from tfbert.data.pretraining_instances import (
     PretrainingDataOptions,
     Vocab,

@@ -19,7 +19,7 @@ complete), and records are serialized by hand as they are made.
 Example:
 
 >>> import numpy as np
->>> from tfbert.data.pretraining_corpus import Document
+>>> from tfbert.data.document import Document
 >>> vocab = Vocab(["[PAD]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(20)])
 >>> docs = [Document(np.arange(4, 24, dtype=np.int32), [0, 5, 10, 15, 20])] * 2
 >>> records, stats = create_shuffled_records(
@@ -221,7 +221,7 @@ class InstanceMaker:
     """The original's `create_instances_from_document` and masking, on id arrays.
 
     Args:
-      documents: list of `pretraining_corpus.Document` (already shuffled).
+      documents: list of `tfbert.data.document.Document` (already shuffled).
       vocab: a `Vocab`.
       options: `PretrainingDataOptions`.
       rng: the `random.Random` to draw from (shared with the caller).
@@ -229,7 +229,7 @@ class InstanceMaker:
     Example:
 
     >>> import numpy as np
-    >>> from tfbert.data.pretraining_corpus import Document
+    >>> from tfbert.data.document import Document
     >>> vocab = Vocab(["[PAD]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(20)])
     >>> docs = [Document(np.arange(4, 24, dtype=np.int32), [0, 5, 10, 15, 20])]
     >>> maker = InstanceMaker(docs, vocab, PretrainingDataOptions(max_seq_length=16),
@@ -354,7 +354,7 @@ def create_shuffled_records(documents, vocab, options, seed, progress=None):
     """The original's instance loop on `documents`: serialized records, shuffled.
 
     Args:
-      documents: list of `pretraining_corpus.Document`, in the order to visit.
+      documents: list of `tfbert.data.document.Document`, in the order to visit.
       vocab: a `Vocab`.
       options: `PretrainingDataOptions`.
       seed: a `random.Random` to draw from (shared with the caller), or a
