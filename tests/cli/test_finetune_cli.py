@@ -154,12 +154,15 @@ def test_glue_original_flags_train_eval_predict(shared_data, uncased_vocab, tmp_
     _head(mrpc / "train.tsv", 65, data_dir / "train.tsv")
     _head(mrpc / "dev.tsv", 41, data_dir / "dev.tsv")
     out = tmp_path / "out"
-    _ok(_run(["--task_name=MRPC", f"--data_dir={data_dir}", f"--vocab_file={uncased_vocab}",
-              *TINY, f"--output_dir={out}", "--do_train", "--do_eval", "--do_predict",
-              "--max_seq_length=48", "--train_batch_size=16", "--num_train_epochs=1",
-              "--learning_rate=1e-3", "--eval_batch_size=16"], REPO_ROOT))
+    run = _ok(_run(["--task_name=MRPC", f"--data_dir={data_dir}",
+                    f"--vocab_file={uncased_vocab}", *TINY, f"--output_dir={out}", "--do_train",
+                    "--do_eval", "--do_predict", "--max_seq_length=48", "--train_batch_size=16",
+                    "--num_train_epochs=1", "--learning_rate=1e-3", "--eval_batch_size=16"],
+                   REPO_ROOT))
     results = _eval_results(out)
     assert results["global_step"] == 4  # 64 examples, batch 16, 1 epoch
+    # Said once (the checks before the run prepare the task quietly).
+    assert run.stderr.count("64 training examples (windows) x 1 epochs / batch 16 = 4 steps") == 1
     assert 0.0 <= results["accuracy"] <= 1.0 and 0.0 <= results["f1"] <= 1.0
     # No test.tsv in the directory: --do_predict runs on dev.tsv, one line per example.
     rows = [[float(p) for p in line.split("\t")]

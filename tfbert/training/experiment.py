@@ -132,7 +132,13 @@ def check_before_connecting(task, config: ExperimentConfig, model_dir: str, mode
     # keeps a seedless run from drawing (and logging) a seed it would not use.
     if config.runtime.seed is None:
         config = experiment_lib.set_values(config, {"runtime.seed": 0}, "check")
-    task.prepare(config, mode)
+    # Quiet: `_run` prepares again and logs what it finds (the training length) then.
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.WARNING)
+    try:
+        task.prepare(config, mode)
+    finally:
+        logging.set_verbosity(verbosity)
     try:
         tf.io.gfile.makedirs(model_dir)
     except (OSError, tf.errors.OpError) as error:
