@@ -39,11 +39,9 @@ batch (max and mean absolute value, and the mean relative to mean |fp32|); the f
 outputs of the peers are also compared with tfbert's (the same function? keras-hub's
 BERT always uses the tanh GELU, so it differs on MiniLM, whose GELU is the erf one).
 
-Models: `bert_base` (uncased_L-12_H-768_A-12), `bert_small` (uncased_L-4_H-512_A-8)
-(and, for `--quick` smoke tests, `bert_tiny`: uncased_L-2_H-128_A-2), with seeded
-random weights (normal, std 0.02) written once as a HuggingFace directory;
-`minilm_l6` (6 layers, 384 wide, 12 heads): the real all-MiniLM-L6-v2 weights
-(`tfbert.checkpoints.huggingface.installed_minilm_dir()`).
+Models: `bert_base` (uncased_L-12_H-768_A-12), `bert_small` (uncased_L-4_H-512_A-8),
+`bert_tiny` (L-2_H-128_A-2, for `--quick`), seeded random weights (normal, std 0.02)
+written once as a HuggingFace directory; `minilm_l6`: the real all-MiniLM-L6-v2 weights.
 
 FLOPs, counted the same way for every contestant (matmuls only, 2 FLOPs per
 multiply-add; embedding lookups, softmax, LayerNorm, GELU and biases not counted),

@@ -1,0 +1,262 @@
+"""int8 on CPU, the oneDNN route (issue #24's go/no-go): speed and output error of the
+real all-MiniLM-L6-v2 encoder with its dense products in int8, against tfbert's float32.
+
+The int8 product is `QuantizedMatMulWithBiasAndDequantize` (oneDNN's kernel, float32
+out). Its inputs:
+- **weights**: int8, one scale per matrix (`max |W| / 127`). A vector of per-column
+  scales aborts the process in TF 2.21 (a `CHECK` on a one-element tensor).
+- **activations**: quantized per call to uint8 over their own `[min, max]`
+  (`QuantizeV2`, `MIN_FIRST`), and given to the product as `SCALED` over `[0, max - min]`.
+  The shift by `min` comes back through the bias: `b + min * colsum(W)`. The op has no
+  kernel for signed int8 activations, and its own `MIN_FIRST` input mode gives wrong
+  outputs in TF 2.21.
+
+Quantized this way the op equals a NumPy emulation of the same arithmetic to 4e-6 of the
+largest output. With oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`) it returns an empty tensor,
+not an error.
+
+Variants: `--fp32_products` keeps some products in float32 (`qkv`, `attention_output`,
+`ffn_up`, `ffn_down`). The attention core (scores, softmax, context), LayerNorms and
+embeddings stay float32 throughout. Each variant runs the encoder's own layers
+(`bert_encoder._forward`) with its blocks replaced by `Int8Block`, the block's math as
+`TransformerEncoderBlock` at inference.
+
+    python -m benchmarks.int8_probe                              # every product in int8
+    python -m benchmarks.int8_probe --fp32_products=ffn_down --shapes=32x128
+    python -m benchmarks.int8_probe --model_dir=/tmp/minilm_sst2   # + its dev metrics
+"""
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+from benchmarks import common
+
+KINDS = ("qkv", "attention_output", "ffn_up", "ffn_down")
+
+
+class Int8Product:
+    """`x @ W + b` for float32 `x [rows, in]` with `W` in int8 (see the module doc)."""
+
+    def __init__(self, tf, kernel, bias):
+        kernel = np.asarray(kernel, np.float32)
+        self.tf, self.bias = tf, tf.constant(np.asarray(bias, np.float32))
+        self.limit = float(np.abs(kernel).max())
+        step = self.limit / 127
+        weights = np.clip(np.round(kernel / step), -127, 127)
+        self.weights = tf.constant(weights.astype(np.int8), tf.qint8)
+        self.column_sums = tf.constant((weights * step).sum(0).astype(np.float32))
+
+        self.range, self.seen = None, []  # a fixed activation range, from `calibrate`
+
+    def __call__(self, x):
+        tf = self.tf
+        if self.range is None:
+            if tf.executing_eagerly():
+                self.seen.append(x.numpy().ravel())
+            low, high = tf.reduce_min(x), tf.reduce_max(x)
+        else:
+            low, high = self.range
+        quantized, low, high = tf.raw_ops.QuantizeV2(
+            input=x, min_range=low, max_range=high, T=tf.quint8, mode="MIN_FIRST")
+        return tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
+            a=quantized, b=self.weights, bias=self.bias + low * self.column_sums,
+            min_a=0.0, max_a=high - low, min_b=-self.limit, max_b=self.limit,
+            min_freezed_output=0.0, max_freezed_output=0.0, Toutput=tf.float32,
+            input_quant_mode="SCALED")
+
+    def calibrate(self, percentile):
+        """Fixes the activation range to the `percentile` and `100 - percentile` points of
+        the values seen in eager calls (values outside are clipped)."""
+        seen = np.concatenate(self.seen)
+        self.range = (float(np.percentile(seen, 100 - percentile)),
+                      float(np.percentile(seen, percentile)))
+        self.seen = []
+
+
+class Int8Block:
+    """A `TransformerEncoderBlock` at inference, its products in int8 except `fp32`."""
+
+    def __init__(self, tf, block, fp32=()):
+        self.tf, self.block = tf, block
+        attention = block.self_attention
+        self.heads, self.head_size = attention.num_heads, attention.head_size
+        scale = np.float32(1.0 / np.sqrt(self.head_size))
+        query = (attention.query.kernel.numpy() * scale, attention.query.bias.numpy() * scale)
+        kernel = np.concatenate([query[0], attention.key.kernel.numpy(),
+                                 attention.value.kernel.numpy()], axis=1)
+        bias = np.concatenate([query[1], attention.key.bias.numpy(),
+                               attention.value.bias.numpy()])
+        pairs = {"qkv": (kernel, bias),
+                 "attention_output": (attention.attention_output.kernel.numpy(),
+                                      attention.attention_output.bias.numpy()),
+                 "ffn_up": (block.intermediate.kernel.numpy(), block.intermediate.bias.numpy()),
+                 "ffn_down": (block.output_dense.kernel.numpy(),
+                              block.output_dense.bias.numpy())}
+        self.products = {kind: self._float_product(*pair) if kind in fp32
+                         else Int8Product(tf, *pair) for kind, pair in pairs.items()}
+
+    def _float_product(self, kernel, bias):
+        tf = self.tf
+        kernel, bias = tf.constant(kernel.astype(np.float32)), tf.constant(bias.astype(np.float32))
+        return lambda x: tf.nn.bias_add(tf.matmul(x, kernel), bias)
+
+    def __call__(self, inputs, attention_bias, training=False, return_attention_scores=False):
+        tf = self.tf
+        batch, seq = tf.shape(attention_bias)[0], tf.shape(attention_bias)[3]
+        width = self.heads * self.head_size
+        x = tf.reshape(inputs, (-1, inputs.shape[-1]))
+        qkv = tf.reshape(self.products["qkv"](x), (batch, seq, 3, self.heads, self.head_size))
+        query, key, value = tf.unstack(tf.transpose(qkv, (2, 0, 3, 1, 4)))
+        probs = tf.nn.softmax(tf.matmul(query, key, transpose_b=True) + attention_bias)
+        context = tf.reshape(tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3)), (-1, width))
+        hidden = self.block.attention_layer_norm(x + self.products["attention_output"](context))
+        up = self.block.intermediate.activation(self.products["ffn_up"](hidden))
+        output = self.block.output_layer_norm(hidden + self.products["ffn_down"](up))
+        output = tf.reshape(output, tf.shape(inputs))
+        return (output, probs) if return_attention_scores else output
+
+
+def calibration_inputs(rows=256, pieces=64):
+    """Encoder inputs of the first `rows` SST-2 *training* sentences (not dev: the dev
+    accuracy must not see its own ranges), padded to `pieces`."""
+    import tokenizers
+
+    with open(common.DATA / "glue" / "SST-2" / "train.tsv", encoding="utf-8") as f:
+        sentences = [line.split("\t")[0] for line in f.read().splitlines()[1:rows + 1]]
+    tokenizer = tokenizers.BertWordPieceTokenizer(
+        os.path.join(common.minilm_dir(), "vocab.txt"), lowercase=True)
+    tokenizer.enable_truncation(pieces)
+    tokenizer.enable_padding(length=pieces)
+    encodings = tokenizer.encode_batch(sentences)
+    return {"input_word_ids": np.array([e.ids for e in encodings], np.int32),
+            "input_mask": np.array([e.attention_mask for e in encodings], np.int32),
+            "input_type_ids": np.zeros((len(encodings), pieces), np.int32)}
+
+
+def int8_forward(tf, encoder, fp32_products, percentile=None):
+    """`inputs -> encoder outputs` (the dict of a call) of `encoder`'s own layers with
+    `Int8Block`s in place of its blocks. With `percentile`, every activation range is
+    fixed from `calibration_inputs` (else each call quantizes over its own min and max)."""
+    from tfbert.networks import bert_encoder
+
+    layers = {name: getattr(encoder, name) for name in bert_encoder._LAYER_ATTRIBUTES}
+    blocks = [Int8Block(tf, block, fp32_products) for block in encoder.transformer_layers]
+    layers["transformer_layers"] = blocks
+    for name in ("embeddings_dropout", "attention_mask"):
+        layers[name] = encoder.get_layer(name)
+    if percentile is not None:
+        bert_encoder._forward(layers, calibration_inputs())  # eager: records the inputs
+        for block in blocks:
+            for product in block.products.values():
+                if isinstance(product, Int8Product):
+                    product.calibrate(percentile)
+    return lambda inputs: bert_encoder._forward(layers, inputs)
+
+
+def encoder_functions(fp32_products, percentile=None):
+    """`{"fp32": f, "int8": f}`, each `(ids, mask, types) -> sequence_output` traced for
+    `[None, None]` inputs; fp32 is the encoder as an export traces it."""
+    import tensorflow as tf
+
+    import tfbert
+    from tfbert.checkpoints.huggingface import bert_encoder_from_huggingface
+
+    encoder = bert_encoder_from_huggingface(common.minilm_dir())
+    spec = [tf.TensorSpec([None, None], tf.int32)] * 3
+    quantized = int8_forward(tf, encoder, fp32_products, percentile)
+
+    def inputs(ids, mask, types):
+        return {"input_word_ids": ids, "input_mask": mask, "input_type_ids": types}
+
+    @tf.function(input_signature=spec)
+    def fp32(*args):
+        return encoder(inputs(*args), training=False)["sequence_output"]
+
+    with tfbert.layers.precomputed_attention([encoder]) as copies:
+        fp32.get_concrete_function()
+    fp32.precomputed = copies
+    int8 = tf.function(lambda *args: quantized(inputs(*args))["sequence_output"],
+                       input_signature=spec)
+    return {"fp32": fp32, "int8": int8}
+
+
+class Int8Model:
+    """A fine-tuned model whose encoder runs `int8_forward`, for `Task.evaluate`."""
+
+    def __init__(self, model, forward):
+        self.model, self.forward, self.inputs = model, forward, model.inputs
+
+    def __call__(self, inputs, training=False):
+        return self.model.head_outputs(self.forward(inputs))
+
+
+def dev_scores(model_dir, fp32_products, percentile=None):
+    """`{"fp32": scores, "int8": scores}`: the dev metrics (`Task.evaluate`, on the run's
+    validation data) of a `tfbert_finetune` model."""
+    import tensorflow as tf
+
+    from tfbert.explain.explainer import load_model_dir
+
+    task, model = load_model_dir(model_dir)
+    quantized = Int8Model(model, int8_forward(tf, model.encoder, fp32_products, percentile))
+    return {"fp32": task.evaluate(model), "int8": task.evaluate(quantized)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fp32_products", default="",
+                        help=f"comma-separated products kept in float32, of {KINDS}")
+    parser.add_argument("--shapes", default="1x16,4x32,32x128", help="batch x pieces")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds")
+    parser.add_argument("--percentile", type=float,
+                        help="fixed activation ranges, calibrated at this percentile "
+                        "(e.g. 99.99) on SST-2 training sentences; default: per call")
+    parser.add_argument("--model_dir", help="a tfbert_finetune model (classifier or tagger): "
+                        "also its dev metrics in float32 and int8")
+    args = parser.parse_args()
+    fp32_products = [k for k in args.fp32_products.split(",") if k]
+    unknown = sorted(set(fp32_products) - set(KINDS))
+    if unknown:
+        parser.error(f"--fp32_products: unknown {unknown}; known: {list(KINDS)}")
+
+    from benchmarks.bench_encoder import packed_inputs
+
+    report = {"fp32_products": fp32_products, "percentile": args.percentile, "shapes": {}}
+    if args.model_dir:
+        report["dev_scores"] = dev_scores(args.model_dir, fp32_products, args.percentile)
+        print("dev", json.dumps(report["dev_scores"]), flush=True)
+    functions = encoder_functions(fp32_products, args.percentile)
+    for shape in args.shapes.split(","):
+        batch, pieces = (int(n) for n in shape.split("x"))
+        inputs = packed_inputs(batch, pieces, os.path.join(common.minilm_dir(), "vocab.txt"))
+        reference, quantized = (functions[k](*inputs).numpy() for k in ("fp32", "int8"))
+        cosines = ((reference * quantized).sum(-1) / np.linalg.norm(reference, axis=-1)
+                   / np.linalg.norm(quantized, axis=-1))
+        pooled = reference.mean(1), quantized.mean(1)
+        pooled_cosines = ((pooled[0] * pooled[1]).sum(-1) / np.linalg.norm(pooled[0], axis=-1)
+                          / np.linalg.norm(pooled[1], axis=-1))
+        calls = max(3, 3200 // (batch * pieces))
+        times = {k: [] for k in functions}
+        for _ in range(args.rounds):
+            for name, function in functions.items():
+                function(*inputs)
+                start = time.perf_counter()
+                for _ in range(calls):
+                    function(*inputs)
+                times[name].append((time.perf_counter() - start) / calls * 1000)
+        medians = {k: float(np.median(v)) for k, v in times.items()}
+        report["shapes"][shape] = {
+            "ms": medians, "int8_speedup": medians["fp32"] / medians["int8"],
+            "max_abs_diff": float(np.abs(reference - quantized).max()),
+            "min_token_cosine": float(cosines.min()),
+            "min_mean_pooled_cosine": float(pooled_cosines.min())}
+        print(shape, json.dumps(report["shapes"][shape]), flush=True)
+    return report
+
+
+if __name__ == "__main__":
+    main()
