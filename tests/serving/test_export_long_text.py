@@ -37,6 +37,11 @@ from tfbert.tasks.tagging import CONLL2003_TAGS, TaggingConfig, TaggingTask
 from tfbert.text import BertTokenizer
 
 SEQ_LENGTH, DOC_STRIDE = 128, 64
+# The export's graph and the Python path sum the same products in different orders
+# (fused ops, another LayerNorm form), so their logits differ in the last float bits,
+# and a word whose two best logits are that close can get either tag. One word of
+# 438,934 did on an AMD EPYC, none on an Intel Xeon.
+TIE = 1e-4
 NUM_DOCUMENTS, MIN_PIECES, MAX_PIECES = 200, 1000, 5000
 REQUEST_SIZE = 25
 CLASSES = ("business", "science", "sports")
@@ -128,10 +133,15 @@ def test_tagging_export_equals_python_on_long_documents(documents, uncased_vocab
     assert unsupported_ops(exported) == []  # only ops tensorflow_model_server has
     outputs = _serve(exported, [" ".join(words) for words in documents])
     responses = [text for batch in outputs for text in _rows(batch)]
-    mismatches = total = first_window_differs = 0
+    # Each word's top-two logit margin on the Python path: a word the two paths tag
+    # differently must be a float tie (see TIE).
+    margins = [np.diff(np.sort(logits[rows, positions], axis=-1)[:, -2:], axis=-1)[:, 0]
+               for rows, positions in zip(features.word_rows, features.word_positions,
+                                          strict=True)]
+    mismatches = ties = total = first_window_differs = 0
     row = 0
-    for (labels, starts), words, tags, count in zip(responses, documents, python_tags,
-                                                    features.windows, strict=True):
+    for (labels, starts), words, tags, count, margin in zip(
+            responses, documents, python_tags, features.windows, margins, strict=True):
         # Every piece has one label (none skipped), and the graph read the pieces in
         # as many windows as the Python features.
         assert len(labels) == len(starts) and all(labels)
@@ -142,13 +152,16 @@ def test_tagging_export_equals_python_on_long_documents(documents, uncased_vocab
         first_piece = np.searchsorted(starts, word_starts)
         assert (starts[first_piece] == word_starts).all()
         exported_tags = [labels[i].decode() for i in first_piece]
-        mismatches += sum(a != b for a, b in zip(exported_tags, tags, strict=True))
+        differ = np.array([a != b for a, b in zip(exported_tags, tags, strict=True)])
+        mismatches += int(differ.sum())
+        ties += int((differ & (margin < TIE)).sum())
         total += len(words)
         first_window_differs += _first_window_disagrees(
             logits[row:row + count], spans, first_piece, tags, task.label_names)
         row += count
     assert total == sum(len(d) for d in documents)
-    assert mismatches == 0, f"{mismatches} of {total} words tagged differently"
+    assert mismatches == ties and mismatches <= total // 100_000, (
+        f"{mismatches} of {total} words tagged differently, {ties} of them float ties")
     # The rule matters: the first window that holds a word would tag many differently.
     assert first_window_differs > total // 20, first_window_differs
 

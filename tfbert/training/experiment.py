@@ -133,12 +133,13 @@ def check_before_connecting(task, config: ExperimentConfig, model_dir: str, mode
     if config.runtime.seed is None:
         config = experiment_lib.set_values(config, {"runtime.seed": 0}, "check")
     # Quiet: `_run` prepares again and logs what it finds (the training length) then.
-    verbosity = logging.get_verbosity()
-    logging.set_verbosity(logging.WARNING)
+    absl_logger = logging.get_absl_logger()
+    level = absl_logger.level  # restored as it was, NOTSET included
+    absl_logger.setLevel(logging.converter.ABSL_TO_STANDARD[logging.WARNING])
     try:
         task.prepare(config, mode)
     finally:
-        logging.set_verbosity(verbosity)
+        absl_logger.setLevel(level)
     try:
         tf.io.gfile.makedirs(model_dir)
     except (OSError, tf.errors.OpError) as error:
