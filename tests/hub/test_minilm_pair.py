@@ -29,7 +29,7 @@ def test_minilm_pair_in_keras_and_finetuning_from_the_export(shared_data, tmp_pa
     expected = source(preprocessor(tf.constant(texts)), training=False)
     # Absolute 1e-4 plus 1e-4 of each value: float rounding of the exported graph's fused
     # ops over 6 layers (sequence values reach ~6; docs/serving.md, "Inside Keras 3"). The
-    # largest difference was under 1e-5 on an Intel Xeon and 8.1e-5 on an AMD EPYC
+    # largest difference was 1.1e-5 on an Intel Xeon and 8.1e-5 on an AMD EPYC
     # (oneDNN picks other kernels there); a wrong weight or layer moves values by 0.1 or more.
     for key in ("pooled_output", "sequence_output"):
         np.testing.assert_allclose(got[key], expected[key], atol=1e-4, rtol=1e-4)
