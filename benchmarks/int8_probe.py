@@ -49,7 +49,6 @@ class Int8Product:
         weights = np.clip(np.round(kernel / step), -127, 127)
         self.weights = tf.constant(weights.astype(np.int8), tf.qint8)
         self.column_sums = tf.constant((weights * step).sum(0).astype(np.float32))
-
         self.range, self.seen = None, []  # a fixed activation range, from `calibrate`
 
     def __call__(self, x):
@@ -206,6 +205,12 @@ def dev_scores(model_dir, fp32_products, percentile=None):
     return {"fp32": task.evaluate(model), "int8": task.evaluate(quantized)}
 
 
+def min_cosine(a, b):
+    """The smallest cosine between matching vectors (the last axis) of `a` and `b`."""
+    cosines = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+    return float(cosines.min())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fp32_products", default="",
@@ -234,11 +239,6 @@ def main():
         batch, pieces = (int(n) for n in shape.split("x"))
         inputs = packed_inputs(batch, pieces, os.path.join(common.minilm_dir(), "vocab.txt"))
         reference, quantized = (functions[k](*inputs).numpy() for k in ("fp32", "int8"))
-        cosines = ((reference * quantized).sum(-1) / np.linalg.norm(reference, axis=-1)
-                   / np.linalg.norm(quantized, axis=-1))
-        pooled = reference.mean(1), quantized.mean(1)
-        pooled_cosines = ((pooled[0] * pooled[1]).sum(-1) / np.linalg.norm(pooled[0], axis=-1)
-                          / np.linalg.norm(pooled[1], axis=-1))
         calls = max(3, 3200 // (batch * pieces))
         times = {k: [] for k in functions}
         for _ in range(args.rounds):
@@ -252,8 +252,8 @@ def main():
         report["shapes"][shape] = {
             "ms": medians, "int8_speedup": medians["fp32"] / medians["int8"],
             "max_abs_diff": float(np.abs(reference - quantized).max()),
-            "min_token_cosine": float(cosines.min()),
-            "min_mean_pooled_cosine": float(pooled_cosines.min())}
+            "min_token_cosine": min_cosine(reference, quantized),
+            "min_mean_pooled_cosine": min_cosine(reference.mean(1), quantized.mean(1))}
         print(shape, json.dumps(report["shapes"][shape]), flush=True)
     return report
 
