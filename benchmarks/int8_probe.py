@@ -39,38 +39,62 @@ KINDS = ("qkv", "attention_output", "ffn_up", "ffn_down")
 
 
 class Int8Product:
-    """`x @ W + b` for float32 `x [rows, in]` with `W` in int8 (see the module doc)."""
+    """`x @ W + b` for float32 `x [rows, in]` with `W` in int8 (see the module doc).
+
+    `keep_outliers(count)` moves the `count` input channels with the largest values seen
+    into a float32 product of their own, LLM.int8()'s decomposition: a few channels of
+    BERT's activations run 3-5x larger than the rest, and would set the range alone."""
 
     def __init__(self, tf, kernel, bias):
-        kernel = np.asarray(kernel, np.float32)
-        self.tf, self.bias = tf, tf.constant(np.asarray(bias, np.float32))
+        self.tf, self.kernel = tf, np.asarray(kernel, np.float32)
+        self.bias = tf.constant(np.asarray(bias, np.float32))
+        self.range, self.seen = None, []  # a fixed activation range, from `calibrate`
+        self._quantize(outliers=())
+
+    def _quantize(self, outliers):
+        tf, kernel = self.tf, self.kernel.copy()
+        self.outliers = np.array(sorted(outliers), np.int32)
+        self.normal = np.setdiff1d(np.arange(len(kernel), dtype=np.int32), self.outliers)
+        self.outlier_kernel = tf.constant(kernel[self.outliers])
+        kernel[self.outliers] = 0.0  # their share comes from the float32 product
         self.limit = float(np.abs(kernel).max())
         step = self.limit / 127
         weights = np.clip(np.round(kernel / step), -127, 127)
         self.weights = tf.constant(weights.astype(np.int8), tf.qint8)
         self.column_sums = tf.constant((weights * step).sum(0).astype(np.float32))
-        self.range, self.seen = None, []  # a fixed activation range, from `calibrate`
 
     def __call__(self, x):
         tf = self.tf
         if self.range is None:
             if tf.executing_eagerly():
-                self.seen.append(x.numpy().ravel())
-            low, high = tf.reduce_min(x), tf.reduce_max(x)
+                self.seen.append(x.numpy())
+            if len(self.outliers):  # the range of the other channels
+                low = tf.reduce_min(tf.gather(tf.reduce_min(x, 0), self.normal))
+                high = tf.reduce_max(tf.gather(tf.reduce_max(x, 0), self.normal))
+            else:
+                low, high = tf.reduce_min(x), tf.reduce_max(x)
         else:
             low, high = self.range
         quantized, low, high = tf.raw_ops.QuantizeV2(
             input=x, min_range=low, max_range=high, T=tf.quint8, mode="MIN_FIRST")
-        return tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
+        output = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
             a=quantized, b=self.weights, bias=self.bias + low * self.column_sums,
             min_a=0.0, max_a=high - low, min_b=-self.limit, max_b=self.limit,
             min_freezed_output=0.0, max_freezed_output=0.0, Toutput=tf.float32,
             input_quant_mode="SCALED")
+        if len(self.outliers):
+            output += tf.matmul(tf.gather(x, self.outliers, axis=1), self.outlier_kernel)
+        return output
+
+    def keep_outliers(self, count):
+        """Keeps in float32 the `count` channels with the largest `|x|` of the eager calls."""
+        largest = np.abs(np.concatenate(self.seen)).max(0)
+        self._quantize(outliers=np.argsort(largest)[::-1][:count])
 
     def calibrate(self, percentile):
         """Fixes the activation range to the `percentile` and `100 - percentile` points of
-        the values seen in eager calls (values outside are clipped)."""
-        seen = np.concatenate(self.seen)
+        the values seen in eager calls (values outside are clipped), outliers left out."""
+        seen = np.concatenate(self.seen)[:, self.normal].ravel()
         self.range = (float(np.percentile(seen, 100 - percentile)),
                       float(np.percentile(seen, percentile)))
         self.seen = []
@@ -136,10 +160,12 @@ def calibration_inputs(rows=256, pieces=64):
             "input_type_ids": np.zeros((len(encodings), pieces), np.int32)}
 
 
-def int8_forward(tf, encoder, fp32_products, percentile=None):
+def int8_forward(tf, encoder, fp32_products, percentile=None, outliers=None):
     """`inputs -> encoder outputs` (the dict of a call) of `encoder`'s own layers with
     `Int8Block`s in place of its blocks. With `percentile`, every activation range is
-    fixed from `calibration_inputs` (else each call quantizes over its own min and max)."""
+    fixed from `calibration_inputs` (else each call quantizes over its own min and max);
+    with `outliers` (`{kind: count}`), those products keep that many input channels in
+    float32, the largest on `calibration_inputs`."""
     from tfbert.networks import bert_encoder
 
     layers = {name: getattr(encoder, name) for name in bert_encoder._LAYER_ATTRIBUTES}
@@ -147,16 +173,20 @@ def int8_forward(tf, encoder, fp32_products, percentile=None):
     layers["transformer_layers"] = blocks
     for name in ("embeddings_dropout", "attention_mask"):
         layers[name] = encoder.get_layer(name)
-    if percentile is not None:
+    outliers = outliers or {}
+    if percentile is not None or outliers:
         bert_encoder._forward(layers, calibration_inputs())  # eager: records the inputs
         for block in blocks:
-            for product in block.products.values():
+            for kind, product in block.products.items():
                 if isinstance(product, Int8Product):
-                    product.calibrate(percentile)
+                    product.keep_outliers(outliers.get(kind, 0))
+                    if percentile is not None:
+                        product.calibrate(percentile)
+                    product.seen = []
     return lambda inputs: bert_encoder._forward(layers, inputs)
 
 
-def encoder_functions(fp32_products, percentile=None):
+def encoder_functions(fp32_products, percentile=None, outliers=None):
     """`{"fp32": f, "int8": f}`, each `(ids, mask, types) -> sequence_output` traced for
     `[None, None]` inputs; fp32 is the encoder as an export traces it."""
     import tensorflow as tf
@@ -166,7 +196,6 @@ def encoder_functions(fp32_products, percentile=None):
 
     encoder = bert_encoder_from_huggingface(common.minilm_dir())
     spec = [tf.TensorSpec([None, None], tf.int32)] * 3
-    quantized = int8_forward(tf, encoder, fp32_products, percentile)
 
     def inputs(ids, mask, types):
         return {"input_word_ids": ids, "input_mask": mask, "input_type_ids": types}
@@ -178,8 +207,17 @@ def encoder_functions(fp32_products, percentile=None):
     with tfbert.layers.precomputed_attention([encoder]) as copies:
         fp32.get_concrete_function()
     fp32.precomputed = copies
-    int8 = tf.function(lambda *args: quantized(inputs(*args))["sequence_output"],
-                       input_signature=spec)
+    if fp32_products is None:  # what the export serves
+        int8 = tf.function(fp32.python_function, input_signature=spec)
+        calibration = calibration_inputs()
+        with tfbert.layers.int8_blocks(
+                [encoder], lambda: encoder(calibration, training=False)) as weights:
+            int8.get_concrete_function()
+        int8.weights = weights
+    else:
+        quantized = int8_forward(tf, encoder, fp32_products, percentile, outliers)
+        int8 = tf.function(lambda *args: quantized(inputs(*args))["sequence_output"],
+                           input_signature=spec)
     return {"fp32": fp32, "int8": int8}
 
 
@@ -193,15 +231,24 @@ class Int8Model:
         return self.model.head_outputs(self.forward(inputs))
 
 
-def dev_scores(model_dir, fp32_products, percentile=None):
+def dev_scores(model_dir, fp32_products, percentile=None, outliers=None):
     """`{"fp32": scores, "int8": scores}`: the dev metrics (`Task.evaluate`, on the run's
-    validation data) of a `tfbert_finetune` model."""
+    validation data) of a `tfbert_finetune` model; with `fp32_products` None, int8 is
+    what `tfbert_export --quantize=int8` serves (`tfbert.layers.int8_blocks`)."""
     import tensorflow as tf
 
+    import tfbert
     from tfbert.explain.explainer import load_model_dir
 
     task, model = load_model_dir(model_dir)
-    quantized = Int8Model(model, int8_forward(tf, model.encoder, fp32_products, percentile))
+    if fp32_products is None:  # a second copy: evaluation keeps the graphs it traced
+        fp32 = task.evaluate(model)
+        task, model = load_model_dir(model_dir)
+        inputs = calibration_inputs()
+        with tfbert.layers.int8_blocks([model], lambda: model.encoder(inputs, training=False)):
+            return {"fp32": fp32, "int8": task.evaluate(model)}
+    quantized = Int8Model(model, int8_forward(tf, model.encoder, fp32_products, percentile,
+                                                  outliers))
     return {"fp32": task.evaluate(model), "int8": task.evaluate(quantized)}
 
 
@@ -220,21 +267,37 @@ def main():
     parser.add_argument("--percentile", type=float,
                         help="fixed activation ranges, calibrated at this percentile "
                         "(e.g. 99.99) on SST-2 training sentences; default: per call")
+    parser.add_argument("--outliers", default="",
+                        help="input channels kept in float32 (the largest on the "
+                        "calibration sentences), as kind:count pairs, e.g. ffn_down:4")
+    parser.add_argument("--shipped", action="store_true",
+                        help="int8 as `tfbert_export --quantize=int8` serves it "
+                        "(`tfbert.layers.int8_blocks`); the three options above must be unset")
     parser.add_argument("--model_dir", help="a tfbert_finetune model (classifier or tagger): "
                         "also its dev metrics in float32 and int8")
     args = parser.parse_args()
     fp32_products = [k for k in args.fp32_products.split(",") if k]
-    unknown = sorted(set(fp32_products) - set(KINDS))
-    if unknown:
-        parser.error(f"--fp32_products: unknown {unknown}; known: {list(KINDS)}")
 
     from benchmarks.bench_encoder import packed_inputs
 
-    report = {"fp32_products": fp32_products, "percentile": args.percentile, "shapes": {}}
+    outliers = {kind: int(count) for kind, count in
+                (pair.split(":") for pair in args.outliers.split(",") if pair)}
+    unknown = sorted((set(fp32_products) | set(outliers)) - set(KINDS))
+    if unknown:
+        parser.error(f"unknown products {unknown}; known: {list(KINDS)}")
+    if args.shipped:
+        if fp32_products or outliers or args.percentile is not None:
+            parser.error("--shipped runs the library's own settings: no --fp32_products, "
+                         "--outliers or --percentile")
+        fp32_products = None
+    report = {"shipped": args.shipped, "fp32_products": fp32_products,
+              "percentile": args.percentile,
+              "outliers": outliers, "shapes": {}}
     if args.model_dir:
-        report["dev_scores"] = dev_scores(args.model_dir, fp32_products, args.percentile)
+        report["dev_scores"] = dev_scores(args.model_dir, fp32_products, args.percentile,
+                                           outliers)
         print("dev", json.dumps(report["dev_scores"]), flush=True)
-    functions = encoder_functions(fp32_products, args.percentile)
+    functions = encoder_functions(fp32_products, args.percentile, outliers)
     for shape in args.shapes.split(","):
         batch, pieces = (int(n) for n in shape.split("x"))
         inputs = packed_inputs(batch, pieces, os.path.join(common.minilm_dir(), "vocab.txt"))

@@ -52,3 +52,13 @@ def loaded_in_fresh_python(statement, watched=("tensorflow", "keras")):
                             timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.split()
+
+
+def skip_without_onednn():
+    """Skips the test where TensorFlow runs without oneDNN: its int8 product
+    (`QuantizedMatMulWithBiasAndDequantize`) then returns an empty tensor."""
+    import pytest
+    from tensorflow.python.util import _pywrap_util_port
+
+    if not _pywrap_util_port.IsMklEnabled():
+        pytest.skip("QuantizedMatMulWithBiasAndDequantize runs only where oneDNN is on")

@@ -7,15 +7,13 @@ import pytest
 import tensorflow as tf
 
 from benchmarks import int8_probe
+from tests.helpers import skip_without_onednn
 from tfbert import BertConfig, BertEncoder
 
 
 @pytest.fixture(autouse=True)
 def _needs_onednn():
-    from tensorflow.python.util import _pywrap_util_port
-
-    if not _pywrap_util_port.IsMklEnabled():  # then the op returns an empty tensor
-        pytest.skip("QuantizedMatMulWithBiasAndDequantize runs only where oneDNN is on")
+    skip_without_onednn()
 
 
 def _product_case(rows=64, inputs=96, outputs=80):

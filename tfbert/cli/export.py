@@ -79,6 +79,11 @@ def define_flags():
     flags.DEFINE_float("threshold", 0.5, "Multi-label: the decision threshold of every label "
                        "when the checkpoint's directory has no tuned thresholds.json.")
     flags.DEFINE_bool("normalize", False, "Embeddings: L2-normalise the mean-pooled embedding.")
+    flags.DEFINE_enum("quantize", None, ["int8"], "int8: the encoder's dense products in "
+                      "int8, for CPU servers with oneDNN (x86-64); calibrated on "
+                      "--calibration_file (docs/serving.md, \"int8\").")
+    flags.DEFINE_string("calibration_file", None, "With --quantize: texts like the ones "
+                        "served, one per line (default: the bundled demo corpus).")
     flags.DEFINE_string("export_dir", None, "Base directory: writes <export_dir>/<version>/.")
     flags.DEFINE_integer("version", None, "TF Serving version number (default: Unix time).")
     flags.mark_flags_as_required(["task", "export_dir"])
@@ -150,7 +155,12 @@ def main(argv):
     # What evaluation tuned beside the weights (multi-label thresholds, with their labels).
     task.restore_tuned(weights if os.path.isdir(weights) else os.path.dirname(weights))
     model = load_model(weights, head=task.build_head, config=values["model"])
-    for path in task.export(model, values["export_dir"], values["version"]):
+    if values["calibration_file"] and not values["quantize"]:
+        raise ValueError("--calibration_file calibrates --quantize=int8; it has no use "
+                         "without --quantize")
+    for path in task.export(model, values["export_dir"], values["version"],
+                            quantize=values["quantize"],
+                            calibration_file=values["calibration_file"]):
         print(f"exported {path}")
 
 

@@ -11,11 +11,11 @@ from tfbert.layers.embeddings import OnDeviceEmbedding, PositionEmbedding
 from tfbert.layers.heads import ClassificationHead, MaskedLMHead, SpanHead, gather_positions
 from tfbert.layers.layer_norm import LayerNorm, portable_layer_norm
 from tfbert.layers.pooling import MeanPooling
-from tfbert.layers.transformer import TransformerEncoderBlock
+from tfbert.layers.transformer import TransformerEncoderBlock, int8_blocks
 
 __all__ = [
     "AttentionMask", "ClassificationHead", "Dropout", "LayerNorm", "MaskedLMHead", "MeanPooling",
     "OnDeviceEmbedding", "PositionEmbedding", "SelfAttention", "SpanHead",
     "TransformerEncoderBlock", "gather_positions", "gelu_erf", "gelu_tanh", "get_activation",
-    "portable_layer_norm", "precomputed_attention",
+    "int8_blocks", "portable_layer_norm", "precomputed_attention",
 ]

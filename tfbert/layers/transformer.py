@@ -1,8 +1,12 @@
-"""`TransformerEncoderBlock`: one post-LayerNorm BERT layer."""
+"""`TransformerEncoderBlock`: one post-LayerNorm BERT layer, and `int8_blocks`."""
+
+import contextlib
 
 import keras
+import numpy as np
 from keras import ops
 
+from tfbert.layers import int8
 from tfbert.layers.activations import get_activation
 from tfbert.layers.attention import SelfAttention, attention_output_spec
 from tfbert.layers.dropout import Dropout
@@ -85,7 +89,9 @@ class TransformerEncoderBlock(keras.layers.Layer):
             output, probs = self._layer(inputs, attention_bias, training)
         else:
             tokens = ops.reshape(inputs, (-1, inputs.shape[-1]))
-            output, probs = self._layer(tokens, attention_bias, training)
+            products = int8.block_products(self)
+            output, probs = (int8.int8_layer(self, products, tokens, attention_bias) if products
+                             else self._layer(tokens, attention_bias, training))
             output = ops.reshape(output, ops.shape(inputs))
         return (output, probs) if return_attention_scores else output
 
@@ -112,3 +118,44 @@ class TransformerEncoderBlock(keras.layers.Layer):
                 "intermediate_size": self.intermediate_size, "activation": self.activation,
                 "dropout": self.dropout_rate, "attention_dropout": self.attention_dropout,
                 "initializer_range": self.initializer_range}
+
+
+@contextlib.contextmanager
+def int8_blocks(layers, calibrate, outliers=None):
+    """Within it, every built `TransformerEncoderBlock` in `layers` (and their sublayers)
+    computes its dense products in int8 at inference (`tfbert.layers.int8`): for graphs
+    traced to serve on CPUs. On entry, `calibrate()` runs eagerly with the blocks in
+    float32 recording their inputs' ranges: call the model on a few hundred typical texts.
+    The int8 weights are variables made on entry (yielded: save them with the graphs).
+
+    Args:
+        layers: Keras layers or models.
+        calibrate: a function of no arguments that calls the model (eagerly).
+        outliers: `{product: count}` of input channels kept in float32 (default
+            `tfbert.layers.int8.DEFAULT_OUTLIERS`).
+
+    Example:
+
+        with int8_blocks([model], lambda: model(calibration_inputs)) as variables:
+            archive.add_endpoint("serving_default", serve, input_signature=specs)
+        root.int8_weights = variables  # saved with the graphs
+    """
+    outliers = int8.DEFAULT_OUTLIERS if outliers is None else outliers
+    blocks = list({id(layer): layer for item in layers if isinstance(item, keras.layers.Layer)
+                   for layer in item._flatten_layers()
+                   if isinstance(layer, TransformerEncoderBlock) and layer.built}.values())
+    recorders = {id(block): {kind: int8.Recorder(*pair)
+                             for kind, pair in int8.float_products(block).items()}
+                 for block in blocks}
+    with int8.using_products(recorders):
+        calibrate()
+    unseen = [b.name for b in blocks if np.isinf(recorders[id(b)]["qkv"].low).all()]
+    if unseen:
+        raise ValueError(f"int8 calibration did not run the blocks {unseen}: `calibrate` "
+                         "must call the model these blocks belong to, eagerly")
+    products = {id(block): {
+        kind: int8.Int8Product(recorder.kernel, recorder.bias, recorder.low, recorder.high,
+                               outliers.get(kind, 0), f"{block.name}_{kind}_int8")
+        for kind, recorder in recorders[id(block)].items()} for block in blocks}
+    with int8.using_products(products):
+        yield [v for block in products.values() for p in block.values() for v in p.variables()]

@@ -17,13 +17,14 @@ the Keras 3 variables, so the model server's session loader finds them), with:
   never over an existing version (`versions.versioned_export`).
 """
 
+import contextlib
 import dataclasses
 import os
 
 import keras
 import tensorflow as tf
 
-from tfbert.layers import portable_layer_norm, precomputed_attention
+from tfbert.layers import int8_blocks, portable_layer_norm, precomputed_attention
 from tfbert.serving.op_check import read_saved_model
 from tfbert.serving.versions import versioned_export
 from tfbert.serving.warmup import write_warmup_requests
@@ -33,6 +34,9 @@ CLASSIFY = "tensorflow/serving/classify"
 REGRESS = "tensorflow/serving/regress"
 
 WARMUP_TEXTS = ("The film was a delight from start to finish.", "", "dull")
+# The bundled demo corpus: 414 sentences of everyday English (tfbert/demo_data/README.md).
+CALIBRATION_FILE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "demo_data",
+                                "corpus.txt")
 
 
 @dataclasses.dataclass
@@ -61,6 +65,30 @@ class Endpoint:
     input_signature: list
     warmup: dict | None = None
     method_name: str = PREDICT
+
+
+QUANTIZE = ("int8",)
+
+
+def check_quantize(quantize):
+    """Fails with ValueError unless `quantize` is None or one of `QUANTIZE`."""
+    if quantize is not None and quantize not in QUANTIZE:
+        raise ValueError(f"quantize={quantize!r}: not one of {list(QUANTIZE)} (or None)")
+
+
+def int8_calibration(model, preprocessor, path=None, limit=512):
+    """The `int8_calibrate` of an export of `model`: its encoder called on the first
+    `limit` non-empty lines of `path` (one text per line; default `CALIBRATION_FILE`),
+    packed by `preprocessor` as single texts. Texts like the ones served give the
+    closest activation ranges."""
+    path = path or CALIBRATION_FILE
+    with open(path, encoding="utf-8") as f:
+        texts = [line.strip() for line in f if line.strip()][:limit]
+    if not texts:
+        raise ValueError(f"int8 calibration file {path} has no text")
+    packed = pack_to_longest(preprocessor, [tf.constant(texts)])
+    encoder = getattr(model, "encoder", model)
+    return lambda: encoder(packed, training=False)
 
 
 def pack_to_longest(preprocessor, segments):
@@ -280,7 +308,7 @@ def _set_method_names(export_dir, endpoints):
 
 
 def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
-                    precompute_attention=True):
+                    precompute_attention=True, int8_calibrate=None):
     """Writes one SavedModel at `path` (no versioning; see `export`).
 
     Args:
@@ -295,11 +323,18 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
             variables of the export, rather than per request (`precomputed_attention`;
             docs/performance.md). False where a function of the export is meant to be
             trained (gradients must reach the layers' own weights, not those copies).
+        int8_calibrate: a function of no arguments that calls the model on calibration
+            inputs, eagerly: then the encoder blocks compute their dense products in int8
+            (`tfbert.layers.int8_blocks`; `tfbert_export --quantize=int8`).
     """
     # Traced with the LayerNorm every server runs well (the oneDNN-only form is much
     # slower where oneDNN is off; docs/performance.md).
-    precomputed = precomputed_attention(track if precompute_attention else ())
-    with portable_layer_norm(), precomputed as attention_weights:
+    # int8 blocks do not run the float attention: its copies would be dead weight.
+    precomputed = precomputed_attention(
+        track if precompute_attention and not int8_calibrate else ())
+    quantized = (int8_blocks(track, int8_calibrate) if int8_calibrate
+                 else contextlib.nullcontext())
+    with portable_layer_norm(), precomputed as attention_weights, quantized as int8_weights:
         archive = keras.export.ExportArchive()
         for item in track:
             archive.track(item)
@@ -314,6 +349,8 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
         root = archive._tf_trackable
         if attention_weights:
             root.precomputed_attention = attention_weights
+        if int8_weights:
+            root.int8_weights = int8_weights
         if vocab_file:
             root.vocab_file = tf.saved_model.Asset(str(vocab_file))  # -> assets/<name>
         for attribute, function in (functions or {}).items():
@@ -327,7 +364,7 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
 
 
 def export(export_base, endpoints, track=(), vocab_file=None, version=None, functions=None,
-           precompute_attention=True):
+           precompute_attention=True, int8_calibrate=None):
     """Writes `<export_base>/<version>/` (version: `version` or the Unix time); the
     arguments as `write_endpoints`.
 
@@ -342,5 +379,5 @@ def export(export_base, endpoints, track=(), vocab_file=None, version=None, func
     """
     with versioned_export(export_base, version) as pending:
         write_endpoints(pending.partial, endpoints, track, vocab_file, functions,
-                        precompute_attention)
+                        precompute_attention, int8_calibrate)
     return pending.final

@@ -66,7 +66,11 @@ class EmbeddingsExport(_EncoderExport):
 class HubExport(_EncoderExport):
     """The TF Hub pair: a preprocessing SavedModel and an encoder SavedModel."""
 
-    def export(self, model, export_dir, version=None):
+    def export(self, model, export_dir, version=None, quantize=None, calibration_file=None):
+        if quantize is not None:
+            raise ValueError("--task=hub exports an encoder to fine-tune (its __call__ is "
+                             "trained): it has no quantized form; export --task=embeddings "
+                             "or a fine-tuned task with --quantize")
         version = int(time.time()) if version is None else version
         preprocessor = self.preprocessor()
         return [hub.export_preprocessing(os.path.join(export_dir, "preprocess"), preprocessor,

@@ -46,7 +46,7 @@ from tfbert.configs.huggingface import config_from_huggingface, is_huggingface_d
 from tfbert.configs.official import model_config
 from tfbert.data.finetuning import PADDINGS, make_dataset
 from tfbert.networks.bert_encoder import BertEncoder
-from tfbert.serving.export import export
+from tfbert.serving.export import check_quantize, export, int8_calibration
 from tfbert.tasks.base import Task
 from tfbert.text import BertPreprocessor
 
@@ -363,15 +363,23 @@ class FinetuningTask(Task):
         return BertPreprocessor(self.vocab_file(), lower_case=self.config.lower_case,
                                 seq_length=self.config.predict_data.max_seq_length)
 
-    def export(self, model, export_dir: str, version: int | None = None) -> list[str]:
+    def export(self, model, export_dir: str, version: int | None = None,
+               quantize: str | None = None, calibration_file: str | None = None) -> list[str]:
         """Writes the SavedModel `<export_dir>/<version>/` of `model`; returns its paths.
 
         Args:
             model: the task's model (`build_model`), trained.
             export_dir: the base directory TF Serving watches.
             version: the TF Serving version (default: the Unix time).
+            quantize: None (float), or `"int8"`: the encoder's dense products in int8,
+                for CPU servers with oneDNN (`tfbert.layers.int8`).
+            calibration_file: int8's calibration texts, one per line (default: the
+                bundled demo corpus; `tfbert.serving.export.int8_calibration`).
         """
         preprocessor = self.preprocessor()
+        check_quantize(quantize)
+        calibrate = (int8_calibration(model, preprocessor, calibration_file)
+                     if quantize else None)
         return [export(export_dir, self.export_endpoints(model, preprocessor),
                        track=[model, preprocessor], vocab_file=self.vocab_file(),
-                       version=version)]
+                       version=version, int8_calibrate=calibrate)]

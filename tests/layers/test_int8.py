@@ -1,0 +1,88 @@
+"""`tfbert.layers.int8`: the int8 product equals `x @ W + b` within its quantization
+error, its float32 outlier channels remove the error they would cause, and `int8_blocks`
+switches a model's blocks to it only while entered."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfbert
+from tests.helpers import random_inputs, randomize, skip_without_onednn, tiny_config
+from tfbert.layers.int8 import Int8Product
+
+
+@pytest.fixture(autouse=True)
+def _needs_onednn():
+    skip_without_onednn()
+
+
+def _case(rows=64, inputs=96, outputs=80, outlier=None):
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (rows, inputs)).astype(np.float32)
+    if outlier is not None:
+        x[:, outlier] *= 40  # one channel far larger than the rest, as BERT's have
+    kernel = rng.normal(0, 0.05, (inputs, outputs)).astype(np.float32)
+    bias = rng.normal(0, 0.1, outputs).astype(np.float32)
+    return x, kernel, bias, x @ kernel + bias
+
+
+def _emulated(x, kernel, bias, low, high):
+    """NumPy: uint8 activations over a fixed [low, high] (clipped), int8 weights over
+    max |W|."""
+    step, weight_step = (high - low) / 255, np.abs(kernel).max() / 127
+    x = np.round((np.clip(x, low, high) - low) / step) * step + low
+    return x @ (np.round(kernel / weight_step) * weight_step) + bias
+
+
+def test_int8_product_is_the_emulated_quantized_product():
+    x, kernel, bias, expected = _case()
+    product = Int8Product(kernel, bias, x.min(0), x.max(0))
+    scale = np.abs(expected).max()
+    got = product(tf.constant(x)).numpy()
+    assert np.abs(got - _emulated(x, kernel, bias, x.min(), x.max())).max() < 0.01 * scale
+    assert 0 < np.abs(got - expected).max() < 0.05 * scale
+    # Values beyond the calibrated range clip, as a fixed range must.
+    wider = product(tf.constant(x * 3)).numpy()
+    assert np.abs(wider - _emulated(x * 3, kernel, bias, x.min(), x.max())).max() < 0.03 * scale
+    assert np.abs(wider - (3 * x @ kernel + bias)).max() > 0.1 * scale
+
+
+def test_outlier_channels_stay_float32():
+    x, kernel, bias, expected = _case(outlier=7)
+    low, high = x.min(0), x.max(0)
+    plain = Int8Product(kernel, bias, low, high)
+    split = Int8Product(kernel, bias, low, high, outliers=1)
+    assert split.outliers.numpy().tolist() == [7]
+    plain_error = np.abs(plain(tf.constant(x)).numpy() - expected).max()
+    split_error = np.abs(split(tf.constant(x)).numpy() - expected).max()
+    assert split_error < plain_error / 10
+    assert split_error < 0.02 * np.abs(expected).max()
+
+
+def test_int8_blocks_quantize_only_while_entered():
+    encoder = randomize(tfbert.BertEncoder(tiny_config()), seed=3)
+    inputs = random_inputs(tiny_config(), batch=4, seq=12)
+    expected = encoder(inputs, training=False)["sequence_output"].numpy()
+    serve = tf.function(lambda x: encoder(x, training=False)["sequence_output"])
+    with tfbert.layers.int8_blocks([encoder, encoder.transformer_layers[0]],
+                                   lambda: encoder(inputs, training=False)) as weights:
+        assert len(weights) == 2 * 4 * 4  # 2 blocks (once each), 4 products, 4 variables
+        assert all(not w.trainable for w in weights)
+        eager = encoder(inputs, training=False)["sequence_output"].numpy()
+        traced = serve(inputs).numpy()
+    assert np.abs(traced - eager).max() < 1e-5
+    mask = inputs["input_mask"].astype(bool)
+    cosines = (traced * expected).sum(-1) / np.linalg.norm(traced, axis=-1) / np.linalg.norm(
+        expected, axis=-1)
+    assert cosines[mask].min() > 0.99
+    assert np.abs(traced - expected).max() > 1e-4  # really int8
+    np.testing.assert_allclose(encoder(inputs, training=False)["sequence_output"], expected,
+                               atol=1e-6)  # float again once left
+
+
+def test_calibration_must_run_the_blocks():
+    encoder = tfbert.BertEncoder(tiny_config())
+    encoder(random_inputs(tiny_config()), training=False)
+    with (pytest.raises(ValueError, match="calibration did not run the blocks"),
+          tfbert.layers.int8_blocks([encoder], lambda: None)):
+        pass

@@ -1,0 +1,169 @@
+"""int8 dense products for CPU serving, behind `tfbert_export --quantize=int8`.
+
+While `tfbert.layers.int8_blocks` is entered, every `TransformerEncoderBlock` it
+quantized computes its four dense products (query/key/value as one, attention output,
+feed-forward up and down) in oneDNN's `QuantizedMatMulWithBiasAndDequantize`, an op
+that stock TF Serving (2.12+) registers. The attention core (scores, softmax, context),
+the LayerNorms, GELU and the embeddings stay float32. The go/no-go figures (speed, dev
+accuracy, what else was tried) are in docs/performance.md, "int8".
+
+How each product quantizes, and why:
+- **weights:** int8, one scale per matrix (`max |W| / 127`); the op aborts the process on
+  one scale per column in TF 2.21.
+- **activations:** uint8 over a fixed range, each product's min and max over calibration
+  texts, given to the op as `SCALED` over `[0, max - min]`; the shift by `min` comes back
+  through the bias (`b + min * colsum(W)`). The op has no kernel for int8 activations, and
+  its own `MIN_FIRST` input mode is wrong in TF 2.21. Fixed ranges: no min/max pass over
+  the activations per call. Values outside clip.
+- **outlier channels:** a few input channels of BERT's activations run 3-5x larger than
+  the rest and would set the range alone (in all-MiniLM-L6-v2, one GELU output channel
+  reaches 24 where the rest stay under 7). The products named in `outliers` keep their
+  largest channels on the calibration texts in a float32 product of their own, as
+  LLM.int8() does; their int8 weight rows are zero.
+
+Without oneDNN (`TF_ENABLE_ONEDNN_OPTS=0`) the op has no working kernel:
+in a served graph every request fails with "Missing 0-th output from ...
+QuantizedMatMulWithBiasAndDequantize"; called eagerly it returns an empty tensor with no
+error, so each block checks its first product's rows and fails with `NEEDS_ONEDNN`.
+"""
+
+import contextlib
+import contextvars
+
+import numpy as np
+import tensorflow as tf
+
+KINDS = ("qkv", "attention_output", "ffn_up", "ffn_down")
+# Measured on two fine-tuned all-MiniLM-L6-v2 models (docs/performance.md, "int8"): the
+# feed-forward down input's outliers cost the most accuracy; elsewhere keeping channels
+# in float32 cost more time than it won back.
+DEFAULT_OUTLIERS = {"ffn_down": 4}
+NEEDS_ONEDNN = ("this int8 export needs TensorFlow's oneDNN kernels (x86-64, "
+                "TF_ENABLE_ONEDNN_OPTS unset or 1): the int8 product returned no rows")
+
+# {id(block): {kind: product}} while `int8_blocks` is entered.
+_INT8 = contextvars.ContextVar("tfbert_int8_blocks", default=None)
+
+
+def float_products(block):
+    """`{kind: (kernel, bias)}` of a built `TransformerEncoderBlock`, float32 numpy; the
+    query's carry the attention's `1 / sqrt(head_size)`."""
+    attention = block.self_attention
+    scale = np.float32(1.0 / np.sqrt(attention.head_size))
+
+    def weights(layer, factor=1.0):
+        return (np.asarray(layer.kernel.numpy(), np.float32) * factor,
+                np.asarray(layer.bias.numpy(), np.float32) * factor)
+
+    parts = [weights(attention.query, scale), weights(attention.key),
+             weights(attention.value)]
+    return {"qkv": (np.concatenate([p[0] for p in parts], 1),
+                    np.concatenate([p[1] for p in parts])),
+            "attention_output": weights(attention.attention_output),
+            "ffn_up": weights(block.intermediate), "ffn_down": weights(block.output_dense)}
+
+
+class Recorder:
+    """The float32 product, recording each input channel's min and max (eager calls)."""
+
+    def __init__(self, kernel, bias):
+        self.kernel, self.bias = kernel, bias
+        self.low = np.full(len(kernel), np.inf, np.float32)
+        self.high = np.full(len(kernel), -np.inf, np.float32)
+
+    def __call__(self, x):
+        values = x.numpy()
+        self.low = np.minimum(self.low, values.min(0))
+        self.high = np.maximum(self.high, values.max(0))
+        return tf.nn.bias_add(tf.matmul(x, self.kernel), self.bias)
+
+
+class Int8Product:
+    """`x @ W + b` for float32 `x [rows, in]`, in int8 (see the module doc).
+
+    Args:
+        kernel, bias: float32 `[in, out]`, `[out]`.
+        low, high: `[in]`: each input channel's min and max on calibration data.
+        outliers: how many of the largest channels (by `max(-low, high)`) stay float32.
+        name: prefix of the variable names.
+
+    Example:
+
+    >>> x = np.random.default_rng(0).normal(size=(8, 16)).astype(np.float32)
+    >>> kernel, bias = np.eye(16, 4, dtype=np.float32), np.zeros(4, np.float32)
+    >>> product = Int8Product(kernel, bias, x.min(0), x.max(0), outliers=1, name="demo")
+    >>> bool(np.abs(product(tf.constant(x)).numpy() - x @ kernel).max() < 0.05)
+    True
+    """
+
+    def __init__(self, kernel, bias, low, high, outliers=0, name="int8"):
+        kernel = np.array(kernel, np.float32)
+        order = np.argsort(np.maximum(-low, high), kind="stable")[::-1]
+        kept = np.sort(order[:outliers]).astype(np.int32)
+        normal = np.setdiff1d(np.arange(len(kernel)), kept)
+        self.range = (float(np.min(low[normal])), float(np.max(high[normal])))
+        self.outliers = tf.constant(kept)
+        self.outlier_kernel = tf.Variable(kernel[kept], trainable=False,
+                                          name=f"{name}_outlier_kernel")
+        kernel[kept] = 0.0  # their share comes from the float32 product
+        self.limit = float(np.abs(kernel).max()) or 1.0
+        step = self.limit / 127
+        weights = np.clip(np.round(kernel / step), -127, 127)
+        self.weights = tf.Variable(weights.astype(np.int8), trainable=False,
+                                   name=f"{name}_weights")
+        self.bias = tf.Variable(np.asarray(bias, np.float32), trainable=False,
+                                name=f"{name}_bias")
+        self.column_sums = tf.Variable((weights * step).sum(0).astype(np.float32),
+                                       trainable=False, name=f"{name}_column_sums")
+
+    def variables(self):
+        return [self.weights, self.bias, self.column_sums, self.outlier_kernel]
+
+    def __call__(self, x):
+        quantized, low, high = tf.raw_ops.QuantizeV2(
+            input=x, min_range=self.range[0], max_range=self.range[1], T=tf.quint8,
+            mode="MIN_FIRST")
+        output = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
+            a=quantized, b=tf.bitcast(self.weights, tf.qint8),
+            bias=self.bias + low * self.column_sums, min_a=0.0, max_a=high - low,
+            min_b=-self.limit, max_b=self.limit, min_freezed_output=0.0,
+            max_freezed_output=0.0, Toutput=tf.float32, input_quant_mode="SCALED")
+        if self.outliers.shape[0]:
+            output += tf.matmul(tf.gather(x, self.outliers, axis=1), self.outlier_kernel)
+        return output
+
+
+def block_products(block):
+    """The products `using_products` set for `block`, or None."""
+    return (_INT8.get() or {}).get(id(block))
+
+
+@contextlib.contextmanager
+def using_products(products):
+    """Within it, `block_products` answers from `products` (`{id(block): {kind: f}}`)."""
+    token = _INT8.set(products)
+    try:
+        yield
+    finally:
+        _INT8.reset(token)
+
+
+def int8_layer(block, products, tokens, attention_bias):
+    """The inference math of `TransformerEncoderBlock._layer` on `tokens [batch * seq,
+    hidden]` with `products` (`{kind: callable}`); returns `(output, probabilities)`."""
+    attention = block.self_attention
+    heads, head_size = attention.num_heads, attention.head_size
+    batch, seq = tf.shape(attention_bias)[0], tf.shape(attention_bias)[3]
+    qkv = products["qkv"](tokens)
+    if isinstance(products["qkv"], Int8Product):
+        tf.debugging.assert_equal(tf.shape(qkv)[0], tf.shape(tokens)[0], NEEDS_ONEDNN)
+    qkv = tf.reshape(qkv, (batch, seq, 3, heads, head_size))
+    query, key, value = tf.unstack(tf.transpose(qkv, (2, 0, 3, 1, 4)))
+    scores = tf.matmul(query, key, transpose_b=True) + attention_bias
+    probs = tf.nn.softmax(scores)
+    context = tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3))
+    context = tf.reshape(context, (-1, heads * head_size))
+    hidden = block.attention_layer_norm(tokens + products["attention_output"](context))
+    up = block.intermediate.activation(products["ffn_up"](hidden))
+    return block.output_layer_norm(hidden + products["ffn_down"](up)), probs
+
