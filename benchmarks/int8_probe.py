@@ -1,5 +1,6 @@
-"""int8 on CPU, the oneDNN route (issue #24's go/no-go): speed and output error of the
-real all-MiniLM-L6-v2 encoder with its dense products in int8, against tfbert's float32.
+"""int8 on CPU, the oneDNN route (issue #24's go/no-go): speed and output error of an
+encoder with its dense products in int8 (the real all-MiniLM-L6-v2 by default), against
+tfbert's float32, and a fine-tuned model's dev metrics.
 
 The int8 product is `QuantizedMatMulWithBiasAndDequantize` (oneDNN's kernel, float32
 out). Its inputs:
@@ -15,12 +16,18 @@ Quantized this way the op equals a NumPy emulation of the same arithmetic to 4e-
 largest output. With oneDNN off (`TF_ENABLE_ONEDNN_OPTS=0`) it returns an empty tensor,
 not an error.
 
-Variants: `--fp32_products` keeps some products in float32 (`qkv`, `attention_output`,
+`--shipped` runs what `tfbert_export --quantize=int8` serves (`tfbert.layers.int8`: fixed
+ranges calibrated on `--calibration_file`, the feed-forward down input's largest channels in
+float32). The other options are the variants tried on the way there:
+`--fp32_products` keeps some products in float32 (`qkv`, `attention_output`,
 `ffn_up`, `ffn_down`). The attention core (scores, softmax, context), LayerNorms and
 embeddings stay float32 throughout. Each variant runs the encoder's own layers
 (`bert_encoder._forward`) with its blocks replaced by `Int8Block`, the block's math as
-`TransformerEncoderBlock` at inference.
+`TransformerEncoderBlock` at inference. `--outliers=ffn_down:4` keeps that many input
+channels of a product in float32 (the largest on the calibration sentences).
 
+    python -m benchmarks.int8_probe --shipped --model_dir=/tmp/minilm_sst2 --shapes=32x128
+    python -m benchmarks.int8_probe --shipped --model=bert_base   # random weights: speed
     python -m benchmarks.int8_probe                              # every product in int8
     python -m benchmarks.int8_probe --fp32_products=ffn_down --shapes=32x128
     python -m benchmarks.int8_probe --model_dir=/tmp/minilm_sst2   # + its dev metrics
@@ -186,15 +193,27 @@ def int8_forward(tf, encoder, fp32_products, percentile=None, outliers=None):
     return lambda inputs: bert_encoder._forward(layers, inputs)
 
 
-def encoder_functions(fp32_products, percentile=None, outliers=None):
-    """`{"fp32": f, "int8": f}`, each `(ids, mask, types) -> sequence_output` traced for
-    `[None, None]` inputs; fp32 is the encoder as an export traces it."""
+def encoder_functions(fp32_products, percentile=None, outliers=None, model="minilm_l6",
+                      calibration_file=None):
+    """`{"fp32": f, "int8": f}`, each `(ids, mask, types) -> sequence_output` of `model`
+    (`common.MODELS`: MiniLM's real weights, or random ones) traced for `[None, None]`
+    inputs; fp32 is the encoder as an export traces it. With `fp32_products` None, int8
+    is the export's, calibrated as `tfbert_export --calibration_file` does."""
+    import tempfile
+
     import tensorflow as tf
 
     import tfbert
-    from tfbert.checkpoints.huggingface import bert_encoder_from_huggingface
+    from tfbert.checkpoints import huggingface
 
-    encoder = bert_encoder_from_huggingface(common.minilm_dir())
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = common.weights_dirs([model], tmp)[model]
+        config = common.MODELS[model]["config"]
+        if config is None:
+            encoder = huggingface.bert_encoder_from_huggingface(weights)
+        else:
+            encoder = tfbert.BertEncoder(tfbert.model_config(config))
+            huggingface.load_huggingface_weights(encoder, weights)
     spec = [tf.TensorSpec([None, None], tf.int32)] * 3
 
     def inputs(ids, mask, types):
@@ -208,10 +227,13 @@ def encoder_functions(fp32_products, percentile=None, outliers=None):
         fp32.get_concrete_function()
     fp32.precomputed = copies
     if fp32_products is None:  # what the export serves
+        from tfbert.serving.export import int8_calibration
+
         int8 = tf.function(fp32.python_function, input_signature=spec)
-        calibration = calibration_inputs()
-        with tfbert.layers.int8_blocks(
-                [encoder], lambda: encoder(calibration, training=False)) as weights:
+        preprocessor = tfbert.text.BertPreprocessor(
+            os.path.join(common.minilm_dir(), "vocab.txt"), seq_length=128)
+        calibrate = int8_calibration(encoder, preprocessor, calibration_file)
+        with tfbert.layers.int8_blocks([encoder], calibrate) as weights:
             int8.get_concrete_function()
         int8.weights = weights
     else:
@@ -231,7 +253,8 @@ class Int8Model:
         return self.model.head_outputs(self.forward(inputs))
 
 
-def dev_scores(model_dir, fp32_products, percentile=None, outliers=None):
+def dev_scores(model_dir, fp32_products, percentile=None, outliers=None,
+               calibration_file=None):
     """`{"fp32": scores, "int8": scores}`: the dev metrics (`Task.evaluate`, on the run's
     validation data) of a `tfbert_finetune` model; with `fp32_products` None, int8 is
     what `tfbert_export --quantize=int8` serves (`tfbert.layers.int8_blocks`)."""
@@ -242,10 +265,12 @@ def dev_scores(model_dir, fp32_products, percentile=None, outliers=None):
 
     task, model = load_model_dir(model_dir)
     if fp32_products is None:  # a second copy: evaluation keeps the graphs it traced
+        from tfbert.serving.export import int8_calibration
+
         fp32 = task.evaluate(model)
         task, model = load_model_dir(model_dir)
-        inputs = calibration_inputs()
-        with tfbert.layers.int8_blocks([model], lambda: model.encoder(inputs, training=False)):
+        calibrate = int8_calibration(model, task.preprocessor(), calibration_file)
+        with tfbert.layers.int8_blocks([model], calibrate):
             return {"fp32": fp32, "int8": task.evaluate(model)}
     quantized = Int8Model(model, int8_forward(tf, model.encoder, fp32_products, percentile,
                                                   outliers))
@@ -273,6 +298,9 @@ def main():
     parser.add_argument("--shipped", action="store_true",
                         help="int8 as `tfbert_export --quantize=int8` serves it "
                         "(`tfbert.layers.int8_blocks`); the three options above must be unset")
+    parser.add_argument("--calibration_file", help="with --shipped: as tfbert_export's")
+    parser.add_argument("--model", default="minilm_l6", choices=sorted(common.MODELS),
+                        help="the encoder timed (MiniLM's weights, or random ones)")
     parser.add_argument("--model_dir", help="a tfbert_finetune model (classifier or tagger): "
                         "also its dev metrics in float32 and int8")
     args = parser.parse_args()
@@ -285,21 +313,26 @@ def main():
     unknown = sorted((set(fp32_products) | set(outliers)) - set(KINDS))
     if unknown:
         parser.error(f"unknown products {unknown}; known: {list(KINDS)}")
+    if args.calibration_file and not args.shipped:
+        parser.error("--calibration_file calibrates --shipped")
     if args.shipped:
         if fp32_products or outliers or args.percentile is not None:
             parser.error("--shipped runs the library's own settings: no --fp32_products, "
                          "--outliers or --percentile")
         fp32_products = None
-    report = {"shipped": args.shipped, "fp32_products": fp32_products,
+    report = {"model": args.model, "shipped": args.shipped,
+              "calibration_file": args.calibration_file, "fp32_products": fp32_products,
               "percentile": args.percentile,
               "outliers": outliers, "shapes": {}}
     if args.model_dir:
         report["dev_scores"] = dev_scores(args.model_dir, fp32_products, args.percentile,
-                                           outliers)
+                                           outliers, args.calibration_file)
         print("dev", json.dumps(report["dev_scores"]), flush=True)
-    functions = encoder_functions(fp32_products, args.percentile, outliers)
+    functions = encoder_functions(fp32_products, args.percentile, outliers, args.model,
+                                  args.calibration_file)
     for shape in args.shapes.split(","):
         batch, pieces = (int(n) for n in shape.split("x"))
+        # Every model here is uncased, with the same vocab as MiniLM's.
         inputs = packed_inputs(batch, pieces, os.path.join(common.minilm_dir(), "vocab.txt"))
         reference, quantized = (functions[k](*inputs).numpy() for k in ("fp32", "int8"))
         calls = max(3, 3200 // (batch * pieces))

@@ -59,8 +59,9 @@ def test_outlier_channels_stay_float32():
     assert split_error < 0.02 * np.abs(expected).max()
 
 
-def test_int8_blocks_quantize_only_while_entered():
-    encoder = randomize(tfbert.BertEncoder(tiny_config()), seed=3)
+@pytest.mark.parametrize("hidden_act", ["gelu", "gelu_erf"])
+def test_int8_blocks_quantize_only_while_entered(hidden_act):
+    encoder = randomize(tfbert.BertEncoder(tiny_config(hidden_act=hidden_act)), seed=3)
     inputs = random_inputs(tiny_config(), batch=4, seq=12)
     expected = encoder(inputs, training=False)["sequence_output"].numpy()
     serve = tf.function(lambda x: encoder(x, training=False)["sequence_output"])

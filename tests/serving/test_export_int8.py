@@ -45,6 +45,9 @@ def test_int8_export_runs_in_the_model_server_loader(int8_export):
     ops = saved_model_ops(path)
     assert ops.get("QuantizedMatMulWithBiasAndDequantize") == 2 * 4  # 2 blocks, 4 products
     assert unsupported_ops(path) == []
+    # It needs oneDNN anyway: its LayerNorms take the form oneDNN fuses (the float
+    # export's take the form every server runs well).
+    assert "FusedBatchNormV3" in ops and "FusedBatchNormV3" not in saved_model_ops(float_path)
     request = {"text": text_array(*TEXTS)}
     expected = NativeSavedModel(float_path).run("serving_default", request)["probabilities"]
     got = NativeSavedModel(path).run("serving_default", request)["probabilities"]

@@ -328,13 +328,15 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
             (`tfbert.layers.int8_blocks`; `tfbert_export --quantize=int8`).
     """
     # Traced with the LayerNorm every server runs well (the oneDNN-only form is much
-    # slower where oneDNN is off; docs/performance.md).
-    # int8 blocks do not run the float attention: its copies would be dead weight.
+    # slower where oneDNN is off; docs/performance.md), except in an int8 export, which
+    # needs oneDNN anyway. Its blocks do not run the float attention either: no copies.
+    if int8_calibrate:
+        layer_norm, quantized = contextlib.nullcontext(), int8_blocks(track, int8_calibrate)
+    else:
+        layer_norm, quantized = portable_layer_norm(), contextlib.nullcontext()
     precomputed = precomputed_attention(
         track if precompute_attention and not int8_calibrate else ())
-    quantized = (int8_blocks(track, int8_calibrate) if int8_calibrate
-                 else contextlib.nullcontext())
-    with portable_layer_norm(), precomputed as attention_weights, quantized as int8_weights:
+    with layer_norm, precomputed as attention_weights, quantized as int8_weights:
         archive = keras.export.ExportArchive()
         for item in track:
             archive.track(item)
