@@ -6,6 +6,8 @@ float32 on CPU. Contestants, all with the export's head (`onnx_peers.save_head`)
 - **tfbert_export**: the `tfbert_export` SavedModel in
   `tfbert.serving.native_server.NativeServer` (one worker thread): TensorFlow's C++
   loader, as `tensorflow_model_server` runs it, tokenizing in the graph.
+- **tfbert_export_int8**: its `--quantize=int8` export (`bench_serving.make_export`), the
+  same way.
 - **hf_torch**: HuggingFace's `BertTokenizerFast` + PyTorch
   `BertForSequenceClassification` under `torch.inference_mode()`.
 - **ort_fp32**, **ort_int8**, **openvino_fp32**, **openvino_bf16**: the same tokenizer +
@@ -45,8 +47,8 @@ from benchmarks import bench_serving, common, onnx_peers
 
 WORKER = "benchmarks.bench_latency"
 OUT = common.OUT_DIR / "latency.json"
-CONTESTANTS = ("tfbert_export", "hf_torch", "ort_fp32", "ort_int8", "openvino_fp32",
-               "openvino_bf16")
+CONTESTANTS = ("tfbert_export", "tfbert_export_int8", "hf_torch", "ort_fp32", "ort_int8",
+               "openvino_fp32", "openvino_bf16")
 LENGTHS = (8, 16, 32, 64, 128)
 BATCHES = (1, 4)
 DISTINCT = 32  # texts per length; requests cycle through them
@@ -100,7 +102,7 @@ def build_texts(model_dir, lengths=LENGTHS, count=DISTINCT):
 # === Worker: one contestant, every shape ===
 
 def predictor(contestant, export_path, model_dir, head, onnx_dir):
-    if contestant == "tfbert_export":
+    if contestant in ("tfbert_export", "tfbert_export_int8"):
         return bench_serving.native_predictor(export_path)
     return onnx_peers.text_predictor(contestant, model_dir, bench_serving.SEQ_LENGTH,
                                      onnx_peers.files(onnx_dir), head)
@@ -202,7 +204,9 @@ def main():
             env=common.worker_env())
         if made.returncode:
             raise RuntimeError(f"the export failed:\n{made.stderr[-3000:]}")
-        export_path, model_dir, head = made.stdout.strip().splitlines()[-1].split("\t")
+        export_path, model_dir, head, int8_path = made.stdout.strip().splitlines()[-1].split(
+            "\t")
+        paths = {"tfbert_export_int8": int8_path}
         onnx_dir = os.path.join(tmp, "onnx")
         onnx_peers.make_onnx_files(model_dir, onnx_dir, head)
         texts_file = os.path.join(tmp, "texts.json")
@@ -212,7 +216,8 @@ def main():
         for repeat in range(args.repeats):
             for contestant in contestants:  # alternating within the repetition
                 result = common.run_worker(WORKER, [
-                    f"--worker={contestant}", f"--export_path={export_path}",
+                    f"--worker={contestant}",
+                    f"--export_path={paths.get(contestant, export_path)}",
                     f"--model_dir={model_dir}", f"--head={head}", f"--onnx_dir={onnx_dir}",
                     f"--texts_file={texts_file}", f"--requests={args.requests}",
                     f"--output_file={os.path.join(tmp, contestant)}.npy"])

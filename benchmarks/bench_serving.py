@@ -8,6 +8,8 @@ truncated at 128 pieces:
   `tf.saved_model.load` (the graph the model server runs).
 - **tfbert_native**: the same SavedModel in `tfbert.serving.native_server.NativeServer`
   (one worker thread): TensorFlow's C++ loader, as `tensorflow_model_server` runs it.
+- **tfbert_native_int8**: the `tfbert_export --quantize=int8` SavedModel of the same model
+  (calibrated on the bundled demo corpus), the same way.
 - **hf_torch**: HuggingFace `tokenizers` (`BertTokenizerFast`) + PyTorch
   `BertForSequenceClassification`, padding to the batch's longest text, under
   `torch.inference_mode()`, softmax on the logits.
@@ -48,8 +50,8 @@ from benchmarks import common, onnx_peers
 
 OUT = common.OUT_DIR / "serving.json"
 SST2_DEV = common.SST2_DEV
-CONTESTANTS = ("tfbert_export", "tfbert_native", "hf_torch", "keras_hub", "ort_fp32",
-               "ort_int8", "openvino_fp32")
+CONTESTANTS = ("tfbert_export", "tfbert_native", "tfbert_native_int8", "hf_torch",
+               "keras_hub", "ort_fp32", "ort_int8", "openvino_fp32")
 ONNX_CONTESTANTS = ("ort_fp32", "ort_int8", "openvino_fp32", "openvino_bf16")
 SEQ_LENGTH = 128
 
@@ -73,8 +75,9 @@ def minilm_dir():
 
 
 def make_export(directory):
-    """The tfbert_export classification SavedModel of MiniLM + a 2-class head, and that
-    head as `<directory>/head.npz` (for the peers); returns `path<TAB>minilm<TAB>head`."""
+    """The tfbert_export classification SavedModel of MiniLM + a 2-class head, its int8
+    export (`<directory>/int8`), and that head as `<directory>/head.npz` (for the peers);
+    returns `path<TAB>minilm<TAB>head<TAB>int8 path`."""
     from tfbert.checkpoints import load_model
     from tfbert.tasks import build_task, load_config
 
@@ -84,8 +87,9 @@ def make_export(directory):
         "predict_data": {"max_seq_length": SEQ_LENGTH}}})).task)
     model = load_model(minilm_dir(), head=task.build_head, require_head=False)
     [path] = task.export(model, directory, version=1)
+    [int8] = task.export(model, os.path.join(directory, "int8"), version=1, quantize="int8")
     head = onnx_peers.save_head(path, os.path.join(directory, "head.npz"))
-    return f"{path}\t{minilm_dir()}\t{head}"
+    return f"{path}\t{minilm_dir()}\t{head}\t{int8}"
 
 
 def native_predictor(export_path):
@@ -110,7 +114,7 @@ def native_predictor(export_path):
 
 def predictor(contestant, export_path, head=None, onnx_dir=None):
     """A function `list[str] -> probabilities [batch, 2]` (numpy)."""
-    if contestant == "tfbert_native":
+    if contestant in ("tfbert_native", "tfbert_native_int8"):
         return native_predictor(export_path)
     if contestant == "hf_torch" or contestant in ONNX_CONTESTANTS:
         return onnx_peers.text_predictor(contestant, minilm_dir(), SEQ_LENGTH,
@@ -217,7 +221,8 @@ def main():
              "print(b.make_export(sys.argv[1]))", tmp], capture_output=True, text=True,
             check=True,
             env=env).stdout.strip().splitlines()[-1]
-        export_path, env["MINILM_DIR"], head = made.split("\t")
+        export_path, env["MINILM_DIR"], head, int8_path = made.split("\t")
+        paths = {"tfbert_native_int8": int8_path}
         onnx_dir = os.path.join(tmp, "onnx")
         if set(contestants) & set(ONNX_CONTESTANTS):
             onnx_peers.make_onnx_files(env["MINILM_DIR"], onnx_dir, head)
@@ -226,7 +231,8 @@ def main():
             for contestant in contestants:
                 result = subprocess.run(
                     [sys.executable, "-m", "benchmarks.bench_serving", f"--worker={contestant}",
-                     f"--export_path={export_path}", f"--latency_texts={args.latency_texts}",
+                     f"--export_path={paths.get(contestant, export_path)}",
+                     f"--latency_texts={args.latency_texts}",
                      f"--head={head}", f"--onnx_dir={onnx_dir}",
                      f"--output_file={os.path.join(tmp, contestant)}.npy",
                      *([f"--texts={args.texts}"] if args.texts else [])],

@@ -66,19 +66,40 @@ def test_int8_blocks_quantize_only_while_entered(hidden_act):
     expected = encoder(inputs, training=False)["sequence_output"].numpy()
     serve = tf.function(lambda x: encoder(x, training=False)["sequence_output"])
     with tfbert.layers.int8_blocks([encoder, encoder.transformer_layers[0]],
-                                   lambda: encoder(inputs, training=False)) as weights:
+                                   lambda: encoder(inputs, training=False),
+                                   min_rows=0) as weights:
         assert len(weights) == 2 * 4 * 4  # 2 blocks (once each), 4 products, 4 variables
         assert all(not w.trainable for w in weights)
         eager = encoder(inputs, training=False)["sequence_output"].numpy()
         traced = serve(inputs).numpy()
     assert np.abs(traced - eager).max() < 1e-5
-    mask = inputs["input_mask"].astype(bool)
-    cosines = (traced * expected).sum(-1) / np.linalg.norm(traced, axis=-1) / np.linalg.norm(
-        expected, axis=-1)
-    assert cosines[mask].min() > 0.99
-    assert np.abs(traced - expected).max() > 1e-4  # really int8
+    _assert_int8_of(traced, expected, inputs["input_mask"])
     np.testing.assert_allclose(encoder(inputs, training=False)["sequence_output"], expected,
                                atol=1e-6)  # float again once left
+
+
+def _assert_int8_of(got, expected, mask):
+    mask = mask.astype(bool)
+    cosines = (got * expected).sum(-1) / np.linalg.norm(got, axis=-1) / np.linalg.norm(
+        expected, axis=-1)
+    assert cosines[mask].min() > 0.99
+    assert np.abs(got - expected).max() > 1e-4  # really int8
+
+
+def test_short_calls_stay_float32():
+    encoder = randomize(tfbert.BertEncoder(tiny_config()), seed=3)
+    short = random_inputs(tiny_config(), batch=4, seq=12)  # 48 token rows
+    long = random_inputs(tiny_config(), batch=8, seq=16)   # 128
+    expected = {name: encoder(x, training=False)["sequence_output"].numpy()
+                for name, x in (("short", short), ("long", long))}
+    serve = tf.function(lambda x: encoder(x, training=False)["sequence_output"],
+                        input_signature=[{k: tf.TensorSpec([None, None], tf.int32)
+                                          for k in short}])
+    with tfbert.layers.int8_blocks([encoder], lambda: encoder(long, training=False),
+                                   min_rows=128):
+        serve.get_concrete_function()  # one graph, both branches
+    np.testing.assert_allclose(serve(short), expected["short"], atol=1e-5)
+    _assert_int8_of(serve(long).numpy(), expected["long"], long["input_mask"])
 
 
 def test_calibration_must_run_the_blocks():

@@ -38,10 +38,13 @@ KINDS = ("qkv", "attention_output", "ffn_up", "ffn_down")
 # feed-forward down input's outliers cost the most accuracy; elsewhere keeping channels
 # in float32 cost more time than it won back.
 DEFAULT_OUTLIERS = {"ffn_down": 4}
+# Token rows (batch x pieces) from which int8 is faster than float32: between 64 and 128
+# for all-MiniLM-L6-v2 in TensorFlow's C++ loader (docs/performance.md, "int8").
+MIN_ROWS = 128
 NEEDS_ONEDNN = ("this int8 export needs TensorFlow's oneDNN kernels (x86-64, "
                 "TF_ENABLE_ONEDNN_OPTS unset or 1): the int8 product returned no rows")
 
-# {id(block): {kind: product}} while `int8_blocks` is entered.
+# ({id(block): {kind: product}}, min_rows) while `int8_blocks` is entered.
 _INT8 = contextvars.ContextVar("tfbert_int8_blocks", default=None)
 
 
@@ -134,18 +137,33 @@ class Int8Product:
 
 
 def block_products(block):
-    """The products `using_products` set for `block`, or None."""
-    return (_INT8.get() or {}).get(id(block))
+    """`(products, min_rows)` that `using_products` set for `block`, or None."""
+    products, min_rows = _INT8.get() or ({}, 0)
+    return (products[id(block)], min_rows) if id(block) in products else None
 
 
 @contextlib.contextmanager
-def using_products(products):
-    """Within it, `block_products` answers from `products` (`{id(block): {kind: f}}`)."""
-    token = _INT8.set(products)
+def using_products(products, min_rows=0):
+    """Within it, `block_products` answers from `products` (`{id(block): {kind: f}}`),
+    for calls of at least `min_rows` token rows."""
+    token = _INT8.set((products, min_rows))
     try:
         yield
     finally:
         _INT8.reset(token)
+
+
+def int8_or_float(block, tokens, attention_bias, float_layer):
+    """`(output, probabilities)` of `block` on `tokens [batch * seq, hidden]`: with the
+    products of `block_products` for calls of at least `min_rows` rows, else
+    `float_layer()`. The int8 kernels cost more per call than the float ones, so on short
+    requests int8 is slower (docs/performance.md, "int8"); a graph holds both and takes
+    one branch per call."""
+    products, min_rows = block_products(block)
+    if not min_rows or isinstance(products["qkv"], Recorder):
+        return int8_layer(block, products, tokens, attention_bias)
+    return tf.cond(tf.shape(tokens)[0] >= min_rows,
+                   lambda: int8_layer(block, products, tokens, attention_bias), float_layer)
 
 
 def int8_layer(block, products, tokens, attention_bias):

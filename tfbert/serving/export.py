@@ -325,18 +325,16 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
             trained (gradients must reach the layers' own weights, not those copies).
         int8_calibrate: a function of no arguments that calls the model on calibration
             inputs, eagerly: then the encoder blocks compute their dense products in int8
-            (`tfbert.layers.int8_blocks`; `tfbert_export --quantize=int8`).
+            on calls of `tfbert.layers.int8.MIN_ROWS` token rows or more, and in float32
+            on shorter ones (`tfbert.layers.int8_blocks`; `tfbert_export --quantize=int8`).
     """
     # Traced with the LayerNorm every server runs well (the oneDNN-only form is much
-    # slower where oneDNN is off; docs/performance.md), except in an int8 export, which
-    # needs oneDNN anyway. Its blocks do not run the float attention either: no copies.
-    if int8_calibrate:
-        layer_norm, quantized = contextlib.nullcontext(), int8_blocks(track, int8_calibrate)
-    else:
-        layer_norm, quantized = portable_layer_norm(), contextlib.nullcontext()
-    precomputed = precomputed_attention(
-        track if precompute_attention and not int8_calibrate else ())
-    with layer_norm, precomputed as attention_weights, quantized as int8_weights:
+    # slower where oneDNN is off; docs/performance.md). An int8 export needs oneDNN, but
+    # there too the oneDNN form was slower on short requests and on 32 x 32 pieces.
+    precomputed = precomputed_attention(track if precompute_attention else ())
+    quantized = (int8_blocks(track, int8_calibrate) if int8_calibrate
+                 else contextlib.nullcontext())
+    with portable_layer_norm(), precomputed as attention_weights, quantized as int8_weights:
         archive = keras.export.ExportArchive()
         for item in track:
             archive.track(item)
