@@ -19,13 +19,13 @@ not an error.
 `--shipped` runs what `tfbert_export --quantize=int8` serves (`tfbert.layers.int8`: fixed
 ranges calibrated on `--calibration_file`, the feed-forward down input's largest channels in
 float32), with every call in int8 (the export runs calls under `MIN_ROWS` token rows in
-float32: here they show what int8 would cost them, and every dev batch is int8). The
-other options are the variants tried on the way there: `--fp32_products` keeps some products in float32 (`qkv`, `attention_output`,
-`ffn_up`, `ffn_down`). The attention core (scores, softmax, context), LayerNorms and
-embeddings stay float32 throughout. Each variant runs the encoder's own layers
-(`bert_encoder._forward`) with its blocks replaced by `Int8Block`, the block's math as
-`TransformerEncoderBlock` at inference. `--outliers=ffn_down:4` keeps that many input
-channels of a product in float32 (the largest on the calibration sentences).
+float32: here they show what int8 would cost them, and every dev batch is int8). The other
+options are the variants tried on the way there: `--fp32_products` keeps some products in
+float32 (`qkv`, `attention_output`, `ffn_up`, `ffn_down`). The attention core (scores,
+softmax, context), LayerNorms and embeddings stay float32 throughout. Each variant runs the
+encoder's own layers (`bert_encoder._forward`) with its blocks replaced by `Int8Block`, the
+block's math as `TransformerEncoderBlock` at inference. `--outliers=ffn_down:4` keeps that
+many input channels of a product in float32 (the largest on the calibration sentences).
 
     python -m benchmarks.int8_probe --shipped --model_dir=/tmp/minilm_sst2 --shapes=32x128
     python -m benchmarks.int8_probe --shipped --model=bert_base   # random weights: speed
