@@ -37,6 +37,7 @@ many input channels of a product in float32 (the largest on the calibration sent
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -258,7 +259,8 @@ def dev_scores(model_dir, fp32_products, percentile=None, outliers=None,
                calibration_file=None):
     """`{"fp32": scores, "int8": scores}`: the dev metrics (`Task.evaluate`, on the run's
     validation data) of a `tfbert_finetune` model; with `fp32_products` None, int8 is
-    what `tfbert_export --quantize=int8` serves (`tfbert.layers.int8_blocks`)."""
+    what `tfbert_export --quantize=int8` serves (`tfbert.layers.int8_blocks`), and
+    `"task"` the task's name."""
     import tensorflow as tf
 
     import tfbert
@@ -272,7 +274,7 @@ def dev_scores(model_dir, fp32_products, percentile=None, outliers=None,
         task, model = load_model_dir(model_dir)
         calibrate = int8_calibration(model, task.preprocessor(), calibration_file)
         with tfbert.layers.int8_blocks([model], calibrate, min_rows=0):
-            return {"fp32": fp32, "int8": task.evaluate(model)}
+            return {"fp32": fp32, "int8": task.evaluate(model), "task": task.config.task}
     quantized = Int8Model(model, int8_forward(tf, model.encoder, fp32_products, percentile,
                                                   outliers))
     return {"fp32": task.evaluate(model), "int8": task.evaluate(quantized)}
@@ -282,6 +284,32 @@ def min_cosine(a, b):
     """The smallest cosine between matching vectors (the last axis) of `a` and `b`."""
     cosines = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
     return float(cosines.min())
+
+
+def results_entry(report, command):
+    """The `benchmarks/results/latest.json` entry of a `--shipped` run (RESULTS.md)."""
+    import datetime
+
+    title = common.MODELS[report["model"]]["title"]
+    rows = [[f"encoder {shape.replace('x', ' × ')}", f"{r['ms']['fp32']:.1f} ms",
+             f"{r['ms']['int8']:.1f} ms", f"{r['int8_speedup']:.2f}×",
+             f"cosine ≥ {r['min_token_cosine']:.3f}"] for shape, r in report["shapes"].items()]
+    for metric, fp32 in (report.get("dev_scores") or {}).get("fp32", {}).items():
+        int8 = report["dev_scores"]["int8"][metric]
+        rows.append([f"dev {metric}", f"{100 * fp32:.2f}", f"{100 * int8:.2f}", "",
+                     f"{100 * (int8 - fp32):+.2f} points"])
+    task = (report.get("dev_scores") or {}).get("task", "")
+    return {"name": "_".join(filter(None, ["int8", report["model"], task.replace("/", "_")])),
+            "title": f"int8 export against float32, {title}" + (f", {task}" if task else ""),
+            "date": datetime.date.today().isoformat(), "command": command,
+            "machine": common.machine_line(), "source": "benchmarks/int8_probe.py",
+            "header": ["case", "float32", "int8", "speed-up", "int8 vs float32"],
+            "rows": rows, "notes": [
+                "int8 as `tfbert_export --quantize=int8` computes it (tfbert.layers.int8), "
+                "every call in int8; float32: the encoder as an export traces it. Both in "
+                f"one process, alternating, medians of {report['rounds']} rounds.",
+                "Cosine: the smallest between a token's float32 and int8 outputs. Dev: the "
+                "fine-tuned model's validation set, whole, through Task.evaluate."]}
 
 
 def main():
@@ -304,6 +332,8 @@ def main():
                         help="the encoder timed (MiniLM's weights, or random ones)")
     parser.add_argument("--model_dir", help="a tfbert_finetune model (classifier or tagger): "
                         "also its dev metrics in float32 and int8")
+    parser.add_argument("--record", action="store_true", help="with --shipped: put the "
+                        "table into benchmarks/results/latest.json and RESULTS.md")
     args = parser.parse_args()
     fp32_products = [k for k in args.fp32_products.split(",") if k]
 
@@ -321,7 +351,10 @@ def main():
             parser.error("--shipped runs the library's own settings: no --fp32_products, "
                          "--outliers or --percentile")
         fp32_products = None
-    report = {"model": args.model, "shipped": args.shipped,
+    if args.record and not args.shipped:
+        parser.error("--record keeps the figures of --shipped only")
+    report = {"model": args.model, "shipped": args.shipped, "model_dir": args.model_dir,
+              "rounds": args.rounds,
               "calibration_file": args.calibration_file, "fp32_products": fp32_products,
               "percentile": args.percentile,
               "outliers": outliers, "shapes": {}}
@@ -352,6 +385,12 @@ def main():
             "min_token_cosine": min_cosine(reference, quantized),
             "min_mean_pooled_cosine": min_cosine(reference.mean(1), quantized.mean(1))}
         print(shape, json.dumps(report["shapes"][shape]), flush=True)
+    if args.record:
+        from benchmarks import summarize
+
+        command = " ".join(["python -m benchmarks.int8_probe", *sys.argv[1:]])
+        summarize.update_latest(summarize.LATEST, [results_entry(report, command)])
+        print(f"wrote {summarize.write_results()}")
     return report
 
 
