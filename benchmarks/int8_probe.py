@@ -309,7 +309,22 @@ def results_entry(report, command):
                 "every call in int8; float32: the encoder as an export traces it. Both in "
                 f"one process, alternating, medians of {report['rounds']} rounds.",
                 "Cosine: the smallest between a token's float32 and int8 outputs. Dev: the "
-                "fine-tuned model's validation set, whole, through Task.evaluate."]}
+                "fine-tuned model's validation set, whole, through Task.evaluate.",
+                *([_model_note(report["model_dir"], task)] if task else [])]}
+
+
+def _model_note(model_dir, task):
+    """Which fine-tuning the dev rows come from: its task and training steps."""
+    import re
+
+    with open(os.path.join(model_dir, "params.yaml"), encoding="utf-8") as f:
+        params = f.read()
+    found = {key: re.search(rf"^\s*{key}: (\S+)", params, re.MULTILINE)
+             for key in ("train_steps", "init_checkpoint")}
+    steps, init = (m.group(1) if m else "unknown" for m in found.values())
+    return (f"The fine-tuned model (--model_dir): a tfbert_finetune run of {task} from "
+            f"{'/'.join(init.split('/')[-2:])}, {steps} training steps "
+            "(docs/performance.md, \"int8\").")
 
 
 def main():
