@@ -33,7 +33,6 @@ import contextvars
 import numpy as np
 import tensorflow as tf
 
-KINDS = ("qkv", "attention_output", "ffn_up", "ffn_down")
 # Measured on two fine-tuned all-MiniLM-L6-v2 models (docs/performance.md, "int8"): the
 # feed-forward down input's outliers cost the most accuracy; elsewhere keeping channels
 # in float32 cost more time than it won back.
@@ -184,4 +183,3 @@ def int8_layer(block, products, tokens, attention_bias):
     hidden = block.attention_layer_norm(tokens + products["attention_output"](context))
     up = block.intermediate.activation(products["ffn_up"](hidden))
     return block.output_layer_norm(hidden + products["ffn_down"](up)), probs
-
