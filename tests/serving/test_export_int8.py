@@ -61,7 +61,7 @@ def test_int8_export_without_onednn_fails_instead_of_answering(int8_export, monk
     _, path = int8_export
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     # The graph executor reports the kernel's missing output and names the op
-    # (docs/serving.md, "int8").
+    # (docs/serving.md, "int8 exports").
     with pytest.raises(NativeLoadError, match="QuantizedMatMulWithBiasAndDequantize"):
         NativeSavedModel(path).run("serving_default", {"text": text_array(*TEXTS * 3)})
 

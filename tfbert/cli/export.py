@@ -81,7 +81,7 @@ def define_flags():
     flags.DEFINE_bool("normalize", False, "Embeddings: L2-normalise the mean-pooled embedding.")
     flags.DEFINE_enum("quantize", None, ["int8"], "int8: the encoder's dense products in "
                       "int8, for CPU servers with oneDNN (x86-64); calibrated on "
-                      "--calibration_file (docs/serving.md, \"int8\").")
+                      "--calibration_file (docs/serving.md, \"int8 exports\").")
     flags.DEFINE_string("calibration_file", None, "With --quantize: texts like the ones "
                         "served, one per line (default: the bundled demo corpus).")
     flags.DEFINE_string("export_dir", None, "Base directory: writes <export_dir>/<version>/.")
