@@ -45,7 +45,7 @@ def test_int8_export_runs_in_the_model_server_loader(int8_export):
     ops = saved_model_ops(path)
     assert ops.get("QuantizedMatMulWithBiasAndDequantize") == 2 * 4  # 2 blocks, 4 products
     assert unsupported_ops(path) == []
-    # 18 texts x 11 pieces: int8 (MIN_ROWS); 2 texts: float32, where int8 is slower.
+    # 18 texts padded to 10 pieces: 180 token rows, int8 (MIN_ROWS); 2 texts: float32.
     long, short = {"text": text_array(*TEXTS * 3)}, {"text": text_array(*TEXTS[:2])}
     expected = NativeSavedModel(float_path).run_many([("serving_default", long),
                                                       ("serving_default", short)])
