@@ -286,47 +286,6 @@ def min_cosine(a, b):
     return float(cosines.min())
 
 
-def results_entry(report, command):
-    """The `benchmarks/results/latest.json` entry of a `--shipped` run (RESULTS.md)."""
-    import datetime
-
-    title = common.MODELS[report["model"]]["title"]
-    rows = [[f"encoder {shape.replace('x', ' × ')}", f"{r['ms']['fp32']:.1f} ms",
-             f"{r['ms']['int8']:.1f} ms", f"{r['int8_speedup']:.2f}×",
-             f"cosine ≥ {r['min_token_cosine']:.3f}"] for shape, r in report["shapes"].items()]
-    for metric, fp32 in (report.get("dev_scores") or {}).get("fp32", {}).items():
-        int8 = report["dev_scores"]["int8"][metric]
-        rows.append([f"dev {metric}", f"{100 * fp32:.2f}", f"{100 * int8:.2f}", "",
-                     f"{100 * (int8 - fp32):+.2f} points"])
-    task = (report.get("dev_scores") or {}).get("task", "")
-    return {"name": "_".join(filter(None, ["int8", report["model"], task.replace("/", "_")])),
-            "title": f"int8 export against float32, {title}" + (f", {task}" if task else ""),
-            "date": datetime.date.today().isoformat(), "command": command,
-            "machine": common.machine_line(), "source": "benchmarks/int8_probe.py",
-            "header": ["case", "float32", "int8", "speed-up", "int8 vs float32"],
-            "rows": rows, "notes": [
-                "int8 as `tfbert_export --quantize=int8` computes it (tfbert.layers.int8), "
-                "every call in int8; float32: the encoder as an export traces it. Both in "
-                f"one process, alternating, medians of {report['rounds']} rounds.",
-                "Cosine: the smallest between a token's float32 and int8 outputs. Dev: the "
-                "fine-tuned model's validation set, whole, through Task.evaluate.",
-                *([_model_note(report["model_dir"], task)] if task else [])]}
-
-
-def _model_note(model_dir, task):
-    """Which fine-tuning the dev rows come from: its task and training steps."""
-    import re
-
-    with open(os.path.join(model_dir, "params.yaml"), encoding="utf-8") as f:
-        params = f.read()
-    found = {key: re.search(rf"^\s*{key}: (\S+)", params, re.MULTILINE)
-             for key in ("train_steps", "init_checkpoint")}
-    steps, init = (m.group(1) if m else "unknown" for m in found.values())
-    return (f"The fine-tuned model (--model_dir): a tfbert_finetune run of {task} from "
-            f"{'/'.join(init.split('/')[-2:])}, {steps} training steps "
-            "(docs/performance.md, \"int8\").")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fp32_products", default="",
@@ -401,10 +360,11 @@ def main():
             "min_mean_pooled_cosine": min_cosine(reference.mean(1), quantized.mean(1))}
         print(shape, json.dumps(report["shapes"][shape]), flush=True)
     if args.record:
-        from benchmarks import summarize
+        from benchmarks import summaries, summarize
 
         command = " ".join(["python -m benchmarks.int8_probe", *sys.argv[1:]])
-        summarize.update_latest(summarize.LATEST, [results_entry(report, command)])
+        entry = summaries.int8_probe_entry(report, command, common.machine_line())
+        summarize.update_latest(summarize.LATEST, [entry])
         print(f"wrote {summarize.write_results()}")
     return report
 

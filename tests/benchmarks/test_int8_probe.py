@@ -57,3 +57,21 @@ def test_int8_block_with_float_products_is_the_encoder_block():
     quantized = int8_probe.int8_forward(tf, encoder, ())(inputs)["pooled_output"].numpy()
     assert not np.allclose(quantized, expected["pooled_output"], atol=1e-6)  # really int8
     assert np.abs(quantized - expected["pooled_output"]).max() < 0.1
+
+
+def test_the_recorded_entry_names_its_run(tmp_path):
+    from benchmarks import summaries
+
+    (tmp_path / "params.yaml").write_text("trainer:\n  train_steps: 400\ntask:\n  "
+                                          "init_checkpoint: /x/minilm/model\n")
+    report = {"model": "minilm_l6", "model_dir": str(tmp_path), "rounds": 7,
+              "shapes": {"32x128": {"ms": {"fp32": 480.0, "int8": 240.0},
+                                    "int8_speedup": 2.0, "min_token_cosine": 0.96}},
+              "dev_scores": {"fp32": {"f1": 0.83}, "int8": {"f1": 0.8288},
+                             "task": "conll2003"}}
+    entry = summaries.int8_probe_entry(report, "python -m benchmarks.int8_probe", "2 CPUs")
+    assert entry["name"] == "int8_minilm_l6_conll2003"
+    assert entry["rows"] == [["encoder 32 × 128", "480.0 ms", "240.0 ms", "2.00×",
+                              "cosine ≥ 0.960"],
+                             ["dev f1", "83.00", "82.88", "", "-0.12 points"]]
+    assert "conll2003 from minilm/model, 400 training steps" in entry["notes"][-1]
