@@ -24,7 +24,7 @@ options are the variants tried on the way there: `--fp32_products` keeps some pr
 float32 (`qkv`, `attention_output`, `ffn_up`, `ffn_down`). The attention core (scores,
 softmax, context), LayerNorms and embeddings stay float32 throughout. Each variant runs the
 encoder's own layers (`bert_encoder._forward`) with its blocks replaced by `Int8Block`, the
-block's math as `TransformerEncoderBlock` at inference. `--outliers=ffn_down:4` keeps that
+library's int8 block math with the variant's products. `--outliers=ffn_down:4` keeps that
 many input channels of a product in float32 (the largest on the calibration sentences).
 
     python -m benchmarks.int8_probe --shipped --model_dir=/tmp/minilm_sst2 --shapes=32x128
@@ -110,44 +110,26 @@ class Int8Product:
 
 
 class Int8Block:
-    """A `TransformerEncoderBlock` at inference, its products in int8 except `fp32`."""
+    """A `TransformerEncoderBlock` at inference, its products in int8 except `fp32`: the
+    library's block math (`tfbert.layers.int8.int8_layer`) with the probe's products."""
 
     def __init__(self, tf, block, fp32=()):
-        self.tf, self.block = tf, block
-        attention = block.self_attention
-        self.heads, self.head_size = attention.num_heads, attention.head_size
-        scale = np.float32(1.0 / np.sqrt(self.head_size))
-        query = (attention.query.kernel.numpy() * scale, attention.query.bias.numpy() * scale)
-        kernel = np.concatenate([query[0], attention.key.kernel.numpy(),
-                                 attention.value.kernel.numpy()], axis=1)
-        bias = np.concatenate([query[1], attention.key.bias.numpy(),
-                               attention.value.bias.numpy()])
-        pairs = {"qkv": (kernel, bias),
-                 "attention_output": (attention.attention_output.kernel.numpy(),
-                                      attention.attention_output.bias.numpy()),
-                 "ffn_up": (block.intermediate.kernel.numpy(), block.intermediate.bias.numpy()),
-                 "ffn_down": (block.output_dense.kernel.numpy(),
-                              block.output_dense.bias.numpy())}
+        from tfbert.layers import int8
+
+        self.tf, self.block, self.int8_layer = tf, block, int8.int8_layer
         self.products = {kind: self._float_product(*pair) if kind in fp32
-                         else Int8Product(tf, *pair) for kind, pair in pairs.items()}
+                         else Int8Product(tf, *pair)
+                         for kind, pair in int8.float_products(block).items()}
 
     def _float_product(self, kernel, bias):
         tf = self.tf
-        kernel, bias = tf.constant(kernel.astype(np.float32)), tf.constant(bias.astype(np.float32))
+        kernel, bias = tf.constant(kernel), tf.constant(bias)
         return lambda x: tf.nn.bias_add(tf.matmul(x, kernel), bias)
 
     def __call__(self, inputs, attention_bias, training=False, return_attention_scores=False):
         tf = self.tf
-        batch, seq = tf.shape(attention_bias)[0], tf.shape(attention_bias)[3]
-        width = self.heads * self.head_size
-        x = tf.reshape(inputs, (-1, inputs.shape[-1]))
-        qkv = tf.reshape(self.products["qkv"](x), (batch, seq, 3, self.heads, self.head_size))
-        query, key, value = tf.unstack(tf.transpose(qkv, (2, 0, 3, 1, 4)))
-        probs = tf.nn.softmax(tf.matmul(query, key, transpose_b=True) + attention_bias)
-        context = tf.reshape(tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3)), (-1, width))
-        hidden = self.block.attention_layer_norm(x + self.products["attention_output"](context))
-        up = self.block.intermediate.activation(self.products["ffn_up"](hidden))
-        output = self.block.output_layer_norm(hidden + self.products["ffn_down"](up))
+        tokens = tf.reshape(inputs, (-1, inputs.shape[-1]))
+        output, probs = self.int8_layer(self.block, self.products, tokens, attention_bias)
         output = tf.reshape(output, tf.shape(inputs))
         return (output, probs) if return_attention_scores else output
 
