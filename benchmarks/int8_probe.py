@@ -18,8 +18,8 @@ not an error.
 
 `--shipped` runs what `tfbert_export --quantize=int8` serves (`tfbert.layers.int8`: fixed
 ranges calibrated on `--calibration_file`, the feed-forward down input's largest channels in
-float32), with every call in int8 (the export runs calls under `MIN_ROWS` token rows in
-float32: here they show what int8 would cost them, and every dev batch is int8). The other
+float32, the int8 weights as graph constants as the export's single-call signatures hold
+them; its length-sorted slices read them from variables instead). The other
 options are the variants tried on the way there: `--fp32_products` keeps some products in
 float32 (`qkv`, `attention_output`, `ffn_up`, `ffn_down`). The attention core (scores,
 softmax, context), LayerNorms and embeddings stay float32 throughout. Each variant runs the
@@ -217,7 +217,8 @@ def encoder_functions(fp32_products, percentile=None, outliers=None, model="mini
         preprocessor = tfbert.text.BertPreprocessor(
             os.path.join(common.minilm_dir(), "vocab.txt"), seq_length=128)
         calibrate = int8_calibration(encoder, preprocessor, calibration_file)
-        with tfbert.layers.int8_blocks([encoder], calibrate, min_rows=0) as weights:
+        with (tfbert.layers.int8_blocks([encoder], calibrate) as weights,
+              tfbert.layers.int8.constant_weights()):
             int8.get_concrete_function()
         int8.weights = weights
     else:
@@ -255,7 +256,7 @@ def dev_scores(model_dir, fp32_products, percentile=None, outliers=None,
         fp32 = task.evaluate(model)
         task, model = load_model_dir(model_dir)
         calibrate = int8_calibration(model, task.preprocessor(), calibration_file)
-        with tfbert.layers.int8_blocks([model], calibrate, min_rows=0):
+        with tfbert.layers.int8_blocks([model], calibrate):
             return {"fp32": fp32, "int8": task.evaluate(model), "task": task.config.task}
     quantized = Int8Model(model, int8_forward(tf, model.encoder, fp32_products, percentile,
                                                   outliers))

@@ -66,8 +66,7 @@ def test_int8_blocks_quantize_only_while_entered(hidden_act):
     expected = encoder(inputs, training=False)["sequence_output"].numpy()
     serve = tf.function(lambda x: encoder(x, training=False)["sequence_output"])
     with tfbert.layers.int8_blocks([encoder, encoder.transformer_layers[0]],
-                                   lambda: encoder(inputs, training=False),
-                                   min_rows=0) as weights:
+                                   lambda: encoder(inputs, training=False)) as weights:
         assert len(weights) == 2 * 4 * 4  # 2 blocks (once each), 4 products, 4 variables
         assert all(not w.trainable for w in weights)
         eager = encoder(inputs, training=False)["sequence_output"].numpy()
@@ -86,20 +85,28 @@ def _assert_int8_of(got, expected, mask):
     assert np.abs(got - expected).max() > 1e-4  # really int8
 
 
-def test_short_calls_stay_float32():
+def test_constant_weights_are_the_variables_in_the_graph():
     encoder = randomize(tfbert.BertEncoder(tiny_config()), seed=3)
-    short = random_inputs(tiny_config(), batch=4, seq=12)  # 48 token rows
-    long = random_inputs(tiny_config(), batch=8, seq=16)   # 128
-    expected = {name: encoder(x, training=False)["sequence_output"].numpy()
-                for name, x in (("short", short), ("long", long))}
-    serve = tf.function(lambda x: encoder(x, training=False)["sequence_output"],
-                        input_signature=[{k: tf.TensorSpec([None, None], tf.int32)
-                                          for k in short}])
-    with tfbert.layers.int8_blocks([encoder], lambda: encoder(long, training=False),
-                                   min_rows=128):
-        serve.get_concrete_function()  # one graph, both branches
-    np.testing.assert_allclose(serve(short), expected["short"], atol=1e-5)
-    _assert_int8_of(serve(long).numpy(), expected["long"], long["input_mask"])
+    inputs = random_inputs(tiny_config(), batch=4, seq=12)
+    expected = encoder(inputs, training=False)["sequence_output"].numpy()
+    spec = [{k: tf.TensorSpec([None, None], tf.int32) for k in inputs}]
+    graphs = {}
+    with tfbert.layers.int8_blocks([encoder], lambda: encoder(inputs, training=False)):
+        for constants in (False, True):
+            serve = tf.function(lambda x: encoder(x, training=False)["sequence_output"],
+                                input_signature=spec)
+            with tfbert.layers.int8.constant_weights(constants):
+                graphs[constants] = serve.get_concrete_function()
+    int8_constants = {
+        constants: sum(op.type == "Const" and op.get_attr("dtype") == tf.qint8
+                       for op in graph.graph.get_operations())
+        for constants, graph in graphs.items()}
+    assert int8_constants == {False: 0, True: 2 * 4}  # 2 blocks, 4 products each
+    captured = {constants: {id(t) for t in graph.captured_inputs}
+                for constants, graph in graphs.items()}
+    assert len(captured[False]) - len(captured[True]) == 2 * 4  # the int8 weight variables
+    np.testing.assert_array_equal(graphs[True](inputs), graphs[False](inputs))
+    _assert_int8_of(graphs[True](inputs).numpy(), expected, inputs["input_mask"])
 
 
 def test_calibration_must_run_the_blocks():

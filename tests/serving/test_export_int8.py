@@ -43,17 +43,18 @@ def int8_export(exports, vocab_file, tmp_path_factory):
 def test_int8_export_runs_in_the_model_server_loader(int8_export):
     float_path, path = int8_export
     ops = saved_model_ops(path)
-    assert ops.get("QuantizedMatMulWithBiasAndDequantize") == 2 * 4  # 2 blocks, 4 products
+    # 2 blocks x 4 products, twice: the whole-batch model call (int8 weights as graph
+    # constants) and the one the four length-sorted slices share (weights from variables).
+    assert ops.get("QuantizedMatMulWithBiasAndDequantize") == 2 * 2 * 4
     assert unsupported_ops(path) == []
-    # 18 texts padded to 10 pieces: 180 token rows, int8 (MIN_ROWS); 2 texts: float32.
-    long, short = {"text": text_array(*TEXTS * 3)}, {"text": text_array(*TEXTS[:2])}
-    expected = NativeSavedModel(float_path).run_many([("serving_default", long),
-                                                      ("serving_default", short)])
-    got = NativeSavedModel(path).run_many([("serving_default", long),
-                                           ("serving_default", short)])
-    difference = got[0]["probabilities"] - expected[0]["probabilities"]
-    assert 1e-5 < np.abs(difference).max() < 0.05
-    np.testing.assert_allclose(got[1]["probabilities"], expected[1]["probabilities"],
+    many, few = {"text": text_array(*TEXTS * 6)}, {"text": text_array(*TEXTS)}  # 36, 6
+    requests = [("serving_default", many), ("serving_default", few)]
+    expected = NativeSavedModel(float_path).run_many(requests)
+    got = NativeSavedModel(path).run_many(requests)
+    for int8, floats in zip(got, expected, strict=True):
+        assert 1e-5 < np.abs(int8["probabilities"] - floats["probabilities"]).max() < 0.05
+    # The slices (variables) and the whole batch (constants) compute the same int8 products.
+    np.testing.assert_allclose(got[0]["probabilities"][:len(TEXTS)], got[1]["probabilities"],
                                atol=1e-5)
 
 
@@ -73,8 +74,7 @@ def test_eager_int8_without_onednn_says_why():
         from tests.helpers import random_inputs, tiny_config
         encoder = tfbert.BertEncoder(tiny_config())
         inputs = random_inputs(tiny_config())
-        with tfbert.layers.int8_blocks([encoder], lambda: encoder(inputs, training=False),
-                                       min_rows=0):
+        with tfbert.layers.int8_blocks([encoder], lambda: encoder(inputs, training=False)):
             encoder(inputs, training=False)
     """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -20,6 +20,13 @@ How each product quantizes, and why:
   reaches 24 where the rest stay under 7). The products named in `outliers` keep their
   largest channels on the calibration texts in a float32 product of their own, as
   LLM.int8() does; their int8 weight rows are zero.
+- **weights in the graph:** oneDNN re-lays an int8 weight matrix into its blocked format
+  on every call when the weights come from a variable, and once (then keeps it) when they
+  are a graph constant: on short requests the re-layout took most of the int8 time.
+  Within `constant_weights()` the products read their weights as constants; each copy of
+  a graph then holds (and caches) its own, so exports use them where a signature calls
+  the model once, and variables in the length-sorted slices of
+  `tfbert.serving.export.by_length` (four more call sites).
 
 Without oneDNN (`TF_ENABLE_ONEDNN_OPTS=0`) the op has no working kernel:
 in a served graph every request fails with "Missing 0-th output from ...
@@ -37,14 +44,13 @@ import tensorflow as tf
 # feed-forward down input's outliers cost the most accuracy; elsewhere keeping channels
 # in float32 cost more time than it won back.
 DEFAULT_OUTLIERS = {"ffn_down": 4}
-# Token rows (batch x pieces) from which int8 is faster than float32: between 64 and 128
-# for all-MiniLM-L6-v2 in TensorFlow's C++ loader (docs/performance.md, "int8").
-MIN_ROWS = 128
 NEEDS_ONEDNN = ("this int8 export needs TensorFlow's oneDNN kernels (x86-64, "
                 "TF_ENABLE_ONEDNN_OPTS unset or 1): the int8 product returned no rows")
 
-# ({id(block): {kind: product}}, min_rows) while `int8_blocks` is entered.
+# {id(block): {kind: product}} while `int8_blocks` is entered.
 _INT8 = contextvars.ContextVar("tfbert_int8_blocks", default=None)
+# True while `constant_weights` is entered.
+_CONSTANTS = contextvars.ContextVar("tfbert_int8_constants", default=False)
 
 
 def float_products(block):
@@ -111,8 +117,8 @@ class Int8Product:
         self.limit = float(np.abs(kernel).max()) or 1.0
         step = self.limit / 127
         weights = np.clip(np.round(kernel / step), -127, 127)
-        self.weights = tf.Variable(weights.astype(np.int8), trainable=False,
-                                   name=f"{name}_weights")
+        self.constant = weights.astype(np.int8)  # for `constant_weights`
+        self.weights = tf.Variable(self.constant, trainable=False, name=f"{name}_weights")
         self.bias = tf.Variable(np.asarray(bias, np.float32), trainable=False,
                                 name=f"{name}_bias")
         self.column_sums = tf.Variable((weights * step).sum(0).astype(np.float32),
@@ -125,8 +131,10 @@ class Int8Product:
         quantized, low, high = tf.raw_ops.QuantizeV2(
             input=x, min_range=self.range[0], max_range=self.range[1], T=tf.quint8,
             mode="MIN_FIRST")
+        weights = (tf.constant(self.constant, tf.qint8) if _CONSTANTS.get()
+                   else tf.bitcast(self.weights, tf.qint8))
         output = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
-            a=quantized, b=tf.bitcast(self.weights, tf.qint8),
+            a=quantized, b=weights,
             bias=self.bias + low * self.column_sums, min_a=0.0, max_a=high - low,
             min_b=-self.limit, max_b=self.limit, min_freezed_output=0.0,
             max_freezed_output=0.0, Toutput=tf.float32, input_quant_mode="SCALED")
@@ -136,33 +144,36 @@ class Int8Product:
 
 
 def block_products(block):
-    """`(products, min_rows)` that `using_products` set for `block`, or None."""
-    products, min_rows = _INT8.get() or ({}, 0)
-    return (products[id(block)], min_rows) if id(block) in products else None
+    """The products (`{kind: callable}`) that `using_products` set for `block`, or None."""
+    return (_INT8.get() or {}).get(id(block))
 
 
 @contextlib.contextmanager
-def using_products(products, min_rows=0):
-    """Within it, `block_products` answers from `products` (`{id(block): {kind: f}}`),
-    for calls of at least `min_rows` token rows."""
-    token = _INT8.set((products, min_rows))
+def using_products(products):
+    """Within it, `block_products` answers from `products` (`{id(block): {kind: f}}`)."""
+    token = _INT8.set(products)
     try:
         yield
     finally:
         _INT8.reset(token)
 
 
-def int8_or_float(block, tokens, attention_bias, float_layer):
-    """`(output, probabilities)` of `block` on `tokens [batch * seq, hidden]`: with the
-    products of `block_products` for calls of at least `min_rows` rows, else
-    `float_layer()`. The int8 kernels cost more per call than the float ones, so on short
-    requests int8 is slower (docs/performance.md, "int8"); a graph holds both and takes
-    one branch per call."""
-    products, min_rows = block_products(block)
-    if not min_rows or isinstance(products["qkv"], Recorder):
-        return int8_layer(block, products, tokens, attention_bias)
-    return tf.cond(tf.shape(tokens)[0] >= min_rows,
-                   lambda: int8_layer(block, products, tokens, attention_bias), float_layer)
+@contextlib.contextmanager
+def constant_weights(enabled=True):
+    """Within it, the `Int8Product`s traced read their int8 weights as graph constants,
+    which oneDNN re-lays once, rather than from their variables, which it re-lays per
+    call (see the module doc); `enabled=False` turns that off again inside. Each traced
+    copy holds its own constants: for one call site per graph."""
+    token = _CONSTANTS.set(enabled)
+    try:
+        yield
+    finally:
+        _CONSTANTS.reset(token)
+
+
+def constants_active():
+    """Whether `constant_weights` is entered (a key of traced functions' caches)."""
+    return _CONSTANTS.get()
 
 
 def int8_layer(block, products, tokens, attention_bias):

@@ -89,10 +89,9 @@ class TransformerEncoderBlock(keras.layers.Layer):
             output, probs = self._layer(inputs, attention_bias, training)
         else:
             tokens = ops.reshape(inputs, (-1, inputs.shape[-1]))
-            if int8.block_products(self):
-                output, probs = int8.int8_or_float(
-                    self, tokens, attention_bias,
-                    lambda: self._layer(tokens, attention_bias, training))
+            products = int8.block_products(self)
+            if products:
+                output, probs = int8.int8_layer(self, products, tokens, attention_bias)
             else:
                 output, probs = self._layer(tokens, attention_bias, training)
             output = ops.reshape(output, ops.shape(inputs))
@@ -124,20 +123,20 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
 
 @contextlib.contextmanager
-def int8_blocks(layers, calibrate, outliers=None, min_rows=int8.MIN_ROWS):
+def int8_blocks(layers, calibrate, outliers=None):
     """Within it, every built `TransformerEncoderBlock` in `layers` (and their sublayers)
     computes its dense products in int8 at inference (`tfbert.layers.int8`): for graphs
     traced to serve on CPUs. On entry, `calibrate()` runs eagerly with the blocks in
     float32 recording their inputs' ranges: call the model on a few hundred typical texts.
-    The int8 weights are variables made on entry (yielded: save them with the graphs).
+    The int8 weights are variables made on entry (yielded: save them with the graphs);
+    graphs traced within `tfbert.layers.int8.constant_weights()` as well carry them as
+    constants, which short calls run faster on (one copy per traced call).
 
     Args:
         layers: Keras layers or models.
         calibrate: a function of no arguments that calls the model (eagerly).
         outliers: `{product: count}` of input channels kept in float32 (default
             `tfbert.layers.int8.DEFAULT_OUTLIERS`).
-        min_rows: calls of fewer token rows (batch x sequence) run in float32, where
-            int8 is slower; 0: every call in int8.
 
     Example:
 
@@ -162,5 +161,5 @@ def int8_blocks(layers, calibrate, outliers=None, min_rows=int8.MIN_ROWS):
         kind: int8.Int8Product(recorder.kernel, recorder.bias, recorder.low, recorder.high,
                                outliers.get(kind, 0), f"{block.name}_{kind}_int8")
         for kind, recorder in recorders[id(block)].items()} for block in blocks}
-    with int8.using_products(products, min_rows):
+    with int8.using_products(products):
         yield [v for block in products.values() for p in block.values() for v in p.variables()]

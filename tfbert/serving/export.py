@@ -24,7 +24,7 @@ import os
 import keras
 import tensorflow as tf
 
-from tfbert.layers import int8_blocks, portable_layer_norm, precomputed_attention
+from tfbert.layers import int8, int8_blocks, portable_layer_norm, precomputed_attention
 from tfbert.serving.op_check import read_saved_model
 from tfbert.serving.versions import versioned_export
 from tfbert.serving.warmup import write_warmup_requests
@@ -130,16 +130,21 @@ def traced_once(fn):
     >>> int(twice(tf.constant(2))), int(double(tf.constant(5)))
     (10, 10)
     """
-    function = tf.function(fn, autograph=False)
+    # One tf.function per state of `int8.constant_weights` (a different graph; see
+    # by_length): a tf.function's own cache keys on the input signature alone.
+    functions = {}
     traced = {}
 
     def call(*args):
         if tf.executing_eagerly():
             return fn(*args)
         specs = tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, x.dtype), args)
-        key = repr(specs)
+        constants = int8.constants_active()
+        key = (repr(specs), constants)
         if key not in traced:
-            traced[key] = function.get_concrete_function(*specs)
+            if constants not in functions:
+                functions[constants] = tf.function(fn, autograph=False)
+            traced[key] = functions[constants].get_concrete_function(*specs)
         return traced[key](*args)
 
     return call
@@ -170,7 +175,11 @@ def by_length(apply, packed, groups=4, min_rows=8):
         for i in range(groups):
             rows = order[batch * i // groups:batch * (i + 1) // groups]
             width = tf.reduce_max(tf.gather(lengths, rows))
-            parts.append(apply({k: tf.gather(v, rows)[:, :width] for k, v in packed.items()}))
+            # int8 weights from the variables here: as constants, each of these call
+            # sites would hold its own copy (tfbert.layers.int8, "weights in the graph").
+            with int8.constant_weights(False):
+                parts.append(apply({k: tf.gather(v, rows)[:, :width]
+                                    for k, v in packed.items()}))
         inverse = tf.math.invert_permutation(order)
         return tf.nest.map_structure(lambda *p: tf.gather(tf.concat(p, 0), inverse), *parts)
 
@@ -325,8 +334,9 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
             trained (gradients must reach the layers' own weights, not those copies).
         int8_calibrate: a function of no arguments that calls the model on calibration
             inputs, eagerly: then the encoder blocks compute their dense products in int8
-            on calls of `tfbert.layers.int8.MIN_ROWS` token rows or more, and in float32
-            on shorter ones (`tfbert.layers.int8_blocks`; `tfbert_export --quantize=int8`).
+            (`tfbert.layers.int8_blocks`; `tfbert_export --quantize=int8`), with the
+            int8 weights as graph constants where a signature calls the model once
+            (`tfbert.layers.int8.constant_weights`).
     """
     # Traced with the LayerNorm every server runs well (the oneDNN-only form is much
     # slower where oneDNN is off; docs/performance.md). An int8 export needs oneDNN, but
@@ -334,7 +344,9 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
     precomputed = precomputed_attention(track if precompute_attention else ())
     quantized = (int8_blocks(track, int8_calibrate) if int8_calibrate
                  else contextlib.nullcontext())
-    with portable_layer_norm(), precomputed as attention_weights, quantized as int8_weights:
+    constants = int8.constant_weights() if int8_calibrate else contextlib.nullcontext()
+    with (portable_layer_norm(), precomputed as attention_weights,
+          quantized as int8_weights, constants):
         archive = keras.export.ExportArchive()
         for item in track:
             archive.track(item)
