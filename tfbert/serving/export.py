@@ -130,21 +130,17 @@ def traced_once(fn):
     >>> int(twice(tf.constant(2))), int(double(tf.constant(5)))
     (10, 10)
     """
-    # One tf.function per state of `int8.constant_weights` (a different graph; see
-    # by_length): a tf.function's own cache keys on the input signature alone.
-    functions = {}
     traced = {}
 
     def call(*args):
         if tf.executing_eagerly():
             return fn(*args)
         specs = tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, x.dtype), args)
-        constants = int8.constants_active()
-        key = (repr(specs), constants)
+        # The state of `int8.constant_weights` makes a different graph (see by_length),
+        # which a tf.function's own cache, keyed on the signature alone, would not retrace.
+        key = (repr(specs), int8.constants_active())
         if key not in traced:
-            if constants not in functions:
-                functions[constants] = tf.function(fn, autograph=False)
-            traced[key] = functions[constants].get_concrete_function(*specs)
+            traced[key] = tf.function(fn, autograph=False).get_concrete_function(*specs)
         return traced[key](*args)
 
     return call
