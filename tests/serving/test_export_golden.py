@@ -32,6 +32,10 @@ expanded (exports then began to trace the model once and call it as a function);
 were re-recorded from the exports of the code before that change. Today's exports
 match them except the SQuAD `serving_default`, re-recorded with the model run once per
 chunk of windows instead of twice (outputs kept).
+Later that day the variables were re-recorded once more, for their removal alone: an
+export had saved each weight twice (Keras's variable and the tf.Variable inside it), and
+the kernels that the precomputed attention weights replace though no signature read them.
+Everything else matched, and the new variables were a subset of the recorded ones.
 """
 
 import json

@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers import skip_without_onednn
 from tests.serving.conftest import text_array
+from tests.serving.export_fingerprint import variables_saved_and_read
 from tfbert.layers.int8 import NEEDS_ONEDNN
 from tfbert.serving import (
     NativeLoadError,
@@ -47,6 +48,9 @@ def test_int8_export_runs_in_the_model_server_loader(int8_export):
     # constants) and the one the four length-sorted slices share (weights from variables).
     assert ops.get("QuantizedMatMulWithBiasAndDequantize") == 2 * 2 * 4
     assert unsupported_ops(path) == []
+    # No float32 kernel of the int8 products (nor any unread weight) is saved.
+    saved, read = variables_saved_and_read(path)
+    assert saved == read > 0
     many, few = {"text": text_array(*TEXTS * 6)}, {"text": text_array(*TEXTS)}  # 36, 6
     requests = [("serving_default", many), ("serving_default", few)]
     expected = NativeSavedModel(float_path).run_many(requests)

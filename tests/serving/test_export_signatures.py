@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tests.serving.conftest import TAGS, text_array
+from tests.serving.export_fingerprint import variables_saved_and_read
 from tfbert.serving import NativeSavedModel, saved_model_ops, unsupported_ops
 from tfbert.serving.export import CLASSIFY, PREDICT, REGRESS, text_example
 from tfbert.serving.op_check import read_saved_model
@@ -102,6 +103,16 @@ def test_the_model_is_traced_once_per_input_shape(exports, kind, traces):
     models = [f.signature.name for f in library
               if any(node.op == "Rsqrt" for node in f.node_def)]  # the LayerNorms
     assert len(models) == traces, models
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_export_saves_each_weight_it_reads_once(exports, kind):
+    """Keras lists its variable wrappers, the signatures read the tf.Variables inside
+    them: written as they come, the export held both (every weight twice, restored
+    twice by the C++ loader) and the kernels the precomputed attention weights
+    replace, which nothing reads."""
+    saved, read = variables_saved_and_read(exports(kind).path)
+    assert saved == read > 0
 
 
 def _session_run(path, signature, inputs):

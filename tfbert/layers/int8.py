@@ -26,7 +26,7 @@ How each product quantizes, and why:
   Within `constant_weights()` the products read their weights as constants; each copy of
   a graph then holds (and caches) its own, so exports use them where a signature calls
   the model once, and variables in the length-sorted slices of
-  `tfbert.serving.export.by_length` (four more call sites).
+  `tfbert.serving.graph.by_length` (four more call sites).
 
 Without oneDNN (`TF_ENABLE_ONEDNN_OPTS=0`) the op has no working kernel:
 in a served graph every request fails with "Missing 0-th output from ...

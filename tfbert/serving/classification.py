@@ -15,9 +15,9 @@
 
 Texts are tokenized in the graph and truncated to the preprocessor's
 `seq_length` as the original fine-tuning code truncates; a batch is padded
-only to its longest packed text (`export.pack_to_longest`), and a batch of 32 or
+only to its longest packed text (`graph.pack_to_longest`), and a batch of 32 or
 more runs as 4 slices sorted by length, each padded to its own longest
-(`export.by_length`).
+(`graph.by_length`).
 
 Long texts (`long_text="mean"` or `"max"`, single texts only): every piece
 of a text is read. Each text is cut into windows of `seq_length - 2` pieces
@@ -40,14 +40,12 @@ from tfbert.serving.export import (
     REGRESS,
     WARMUP_TEXTS,
     Endpoint,
-    by_length,
-    pack_to_longest,
     string_specs,
     text_example,
     token_id_specs,
     token_ids_warmup,
-    traced_once,
 )
+from tfbert.serving.graph import by_length, pack_to_longest, traced_once
 
 # How the windows of a long text are combined: `first` is the original's truncation.
 LONG_TEXT = ("first", "mean", "max")

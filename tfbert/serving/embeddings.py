@@ -13,12 +13,11 @@ from tfbert.layers import MeanPooling
 from tfbert.serving.export import (
     WARMUP_TEXTS,
     Endpoint,
-    pack_to_longest,
     string_specs,
     token_id_specs,
     token_ids_warmup,
-    traced_once,
 )
+from tfbert.serving.graph import pack_to_longest, traced_once
 
 
 def endpoints(encoder, preprocessor, normalize=False):

@@ -5,6 +5,8 @@ signature families (`classification`, `question_answering`, `tagging`,
 `embeddings`, `hub`), written with `keras.export.ExportArchive` (which tracks
 the Keras 3 variables, so the model server's session loader finds them), with:
 
+- each weight saved once, and in a served export only the weights its signatures
+  read (`write_endpoints`);
 - the vocab as a SavedModel asset (`assets/vocab.txt`);
 - `assets.extra/tf_serving_warmup_requests`, one request per signature;
 - the method names TF Serving's Classify/Regress APIs need on `serve_examples`;
@@ -25,6 +27,7 @@ import keras
 import tensorflow as tf
 
 from tfbert.layers import int8, int8_blocks, portable_layer_norm, precomputed_attention
+from tfbert.serving.graph import pack_to_longest, traced_once
 from tfbert.serving.op_check import read_saved_model
 from tfbert.serving.versions import versioned_export
 from tfbert.serving.warmup import write_warmup_requests
@@ -89,143 +92,6 @@ def int8_calibration(model, preprocessor, path=None, limit=512):
     packed = pack_to_longest(preprocessor, [tf.constant(texts)])
     encoder = getattr(model, "encoder", model)
     return lambda: encoder(packed, training=False)
-
-
-def pack_to_longest(preprocessor, segments):
-    """Packs string segments like `preprocessor(segments)`, but only as long as the
-    batch needs: `min(seq_length, longest packed row)`. Truncation is unchanged;
-    a batch of short texts does not pay for `seq_length` positions.
-
-    Args:
-        preprocessor: `tfbert.text.BertPreprocessor`.
-        segments: list of string Tensors `[batch]` (one per segment).
-
-    Returns:
-        The packed int32 inputs, `[batch, length]`.
-    """
-    tokenizer = preprocessor.tokenizer
-    ids = [tokenizer.tokenize(segment) for segment in segments]
-    total = tf.add_n([tf.cast(x.row_lengths(), tf.int32) for x in ids]) + len(ids) + 1
-    length = tf.minimum(preprocessor.seq_length,
-                        tf.reduce_max(tf.concat([total, [len(ids) + 1]], 0)))
-    return preprocessor.bert_pack_inputs(ids, seq_length=length)
-
-
-def traced_once(fn):
-    """`fn` of a nest of Tensors, traced into one graph function per input signature
-    (dtypes and static shapes) that every later call reuses.
-
-    Keras traces each signature of an export outside the save context and
-    `tf.saved_model.save` again inside it (a different cache key), and the
-    length-sorted slices call the model five times per trace: a classification
-    export would trace its model 30 times. A call of a traced function is one call
-    op, which the loaders inline before they optimize the graph, so what the server
-    runs is unchanged (docs/performance.md, "Exports trace the model once"). Called
-    eagerly, it is `fn` itself: no trace per concrete shape.
-
-    Example:
-
-    >>> double = traced_once(lambda x: 2 * x)
-    >>> twice = tf.function(lambda x: double(x) + double(x + 1))  # one trace of `double`
-    >>> int(twice(tf.constant(2))), int(double(tf.constant(5)))
-    (10, 10)
-    """
-    traced = {}
-
-    def call(*args):
-        if tf.executing_eagerly():
-            return fn(*args)
-        specs = tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, x.dtype), args)
-        # The state of `int8.constant_weights` makes a different graph (see by_length),
-        # which a tf.function's own cache, keyed on the signature alone, would not retrace.
-        key = (repr(specs), int8.constants_active())
-        if key not in traced:
-            traced[key] = tf.function(fn, autograph=False).get_concrete_function(*specs)
-        return traced[key](*args)
-
-    return call
-
-
-def by_length(apply, packed, groups=4, min_rows=8):
-    """`apply(packed)` for per-example outputs (`[batch, ...]`), run on `groups` slices of
-    the batch sorted by length, each cut to its own longest row; outputs in the
-    batch's order. Batches under `groups * min_rows` rows run whole.
-
-    A batch padded to its longest text is mostly padding when lengths vary; sorted
-    slices pad far less (masked padding changes no result), and they run side by
-    side (docs/performance.md, "Length-sorted slices"). Core ops only (TopKV2,
-    InvertPermutation, If): TF Serving runs it.
-
-    Args:
-        apply: `packed inputs -> Tensor or nest of Tensors [batch, ...]`.
-        packed: int32 inputs `[batch, length]`, with `input_mask`.
-        groups: number of slices.
-        min_rows: the fewest rows per slice worth a separate run.
-    """
-    lengths = tf.reduce_sum(packed["input_mask"], axis=1)
-    batch = tf.shape(lengths)[0]
-
-    def sorted_slices():
-        order = tf.argsort(lengths, stable=True)
-        parts = []
-        for i in range(groups):
-            rows = order[batch * i // groups:batch * (i + 1) // groups]
-            width = tf.reduce_max(tf.gather(lengths, rows))
-            # int8 weights from the variables here: as constants, each of these call
-            # sites would hold its own copy (tfbert.layers.int8, "weights in the graph").
-            with int8.constant_weights(False):
-                parts.append(apply({k: tf.gather(v, rows)[:, :width]
-                                    for k, v in packed.items()}))
-        inverse = tf.math.invert_permutation(order)
-        return tf.nest.map_structure(lambda *p: tf.gather(tf.concat(p, 0), inverse), *parts)
-
-    return tf.cond(batch >= groups * min_rows, sorted_slices, lambda: apply(packed))
-
-
-def in_chunks(apply, inputs, size, output_specs):
-    """`apply(inputs)` for per-row outputs, run on at most `size` rows at a time.
-
-    A request's windows (every window of every question) would otherwise run
-    as one batch, and the encoder's memory grows with it: its attention
-    scores are `[rows, heads, seq, seq]` floats. The chunks run one after
-    another (`parallel_iterations=1`: the session loader lowers the loop to
-    frames that would otherwise run up to 10 chunks at once), and their
-    outputs are concatenated in row order. At most `size` rows run as one
-    batch, exactly as before, so small requests compute what they did.
-
-    Args:
-        apply: `inputs -> nest of Tensors [rows, ...]` (e.g. a model call).
-        inputs: nest of Tensors `[rows, ...]`.
-        size: the most rows per run (a Python int).
-        output_specs: nest of `tf.TensorSpec`s of each chunk's outputs (`[None, ...]`):
-            the structure, dtypes and static shapes of `apply`'s outputs.
-
-    Example:
-
-    >>> rows = tf.reshape(tf.range(10.0), [5, 2])
-    >>> out = in_chunks(lambda x: {"sum": tf.reduce_sum(x, axis=1)}, rows, 2,
-    ...                 {"sum": tf.TensorSpec([None], tf.float32)})
-    >>> out["sum"].numpy()
-    array([ 1.,  5.,  9., 13., 17.], dtype=float32)
-    """
-    if size < 1:
-        raise ValueError(f"chunk size must be at least 1; got {size}")
-    rows = tf.shape(tf.nest.flatten(inputs)[0])[0]
-    # One chunk, possibly empty, when there are no rows: `apply` sets the shapes.
-    count = tf.maximum((rows + size - 1) // size, 1)
-    arrays = tf.nest.map_structure(
-        lambda spec: tf.TensorArray(spec.dtype, size=count, infer_shape=False,
-                                    element_shape=spec.shape), output_specs)
-
-    def body(i, arrays):
-        part = tf.nest.map_structure(lambda x: x[i * size:(i + 1) * size], inputs)
-        outputs = apply(part)
-        return i + 1, tf.nest.map_structure(lambda array, x: array.write(i, x), arrays,
-                                            outputs)
-
-    _, arrays = tf.while_loop(lambda i, _: i < count, body, (tf.constant(0), arrays),
-                              parallel_iterations=1)
-    return tf.nest.map_structure(lambda array: array.concat(), arrays)
 
 
 def same_batch_size(fn, names):
@@ -312,8 +178,16 @@ def _set_method_names(export_dir, endpoints):
     fingerprinting_utils.write_fingerprint(str(export_dir))
 
 
+def _variables_read(functions):
+    """ids of the variables that `functions` read: each a `tf.function` with an input
+    signature (traced here), or something else, which reads none."""
+    return {id(v) for f in functions
+            if isinstance(f, tf.types.experimental.PolymorphicFunction)
+            and f.input_signature is not None for v in f.get_concrete_function().variables}
+
+
 def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
-                    precompute_attention=True, int8_calibrate=None):
+                    trainable=False, int8_calibrate=None):
     """Writes one SavedModel at `path` (no versioning; see `export`).
 
     Args:
@@ -324,10 +198,12 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
         functions: `{attribute: tf.function}` saved on the root object but not
             as signatures (the TF Hub `tokenize`, `bert_pack_inputs`, `__call__`);
             a `tf.saved_model.Asset` there is copied into `assets/`.
-        precompute_attention: trace with the attention weights laid out once, as
-            variables of the export, rather than per request (`precomputed_attention`;
-            docs/performance.md). False where a function of the export is meant to be
-            trained (gradients must reach the layers' own weights, not those copies).
+        trainable: True where a function of the export is meant to be trained (the TF
+            Hub encoder's `__call__`): its attention then reads the layers' own weights,
+            and the export lists all of them. Otherwise the attention weights are laid
+            out once, as variables of the export, rather than per request
+            (`precomputed_attention`; docs/performance.md), and the export holds only the
+            weights its functions read.
         int8_calibrate: a function of no arguments that calls the model on calibration
             inputs, eagerly: then the encoder blocks compute their dense products in int8
             (`tfbert.layers.int8_blocks`; `tfbert_export --quantize=int8`), with the
@@ -337,12 +213,11 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
     # Traced with the LayerNorm every server runs well (the oneDNN-only form is much
     # slower where oneDNN is off; docs/performance.md). An int8 export needs oneDNN, but
     # there too the oneDNN form was slower on short requests and on 32 x 32 pieces.
-    precomputed = precomputed_attention(track if precompute_attention else ())
+    precomputed = precomputed_attention(() if trainable else track)
     quantized = (int8_blocks(track, int8_calibrate) if int8_calibrate
                  else contextlib.nullcontext())
     constants = int8.constant_weights() if int8_calibrate else contextlib.nullcontext()
-    with (portable_layer_norm(), precomputed as attention_weights,
-          quantized as int8_weights, constants):
+    with portable_layer_norm(), precomputed, quantized, constants:
         archive = keras.export.ExportArchive()
         for item in track:
             archive.track(item)
@@ -355,10 +230,16 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
         # ExportArchive has no public hook for other objects; its root trackable
         # is what `tf.saved_model.load` returns.
         root = archive._tf_trackable
-        if attention_weights:
-            root.precomputed_attention = attention_weights
-        if int8_weights:
-            root.int8_weights = int8_weights
+        # `track` lists Keras's variable wrappers, but the functions capture the
+        # tf.Variables inside them, which the C++ loader (TF Serving's) would restore as
+        # other variables: every weight twice. What the endpoints read is saved anyway
+        # (ExportArchive tracks it, precomputed and int8 weights included), so a served
+        # export lists only that: no float32 kernel that int8 or precomputed copies replaced.
+        read = None if trainable else _variables_read(
+            [getattr(root, e.name) for e in endpoints] + list((functions or {}).values()))
+        for attribute in ("variables", "trainable_variables", "non_trainable_variables"):
+            setattr(root, attribute, [v.value for v in getattr(root, attribute)
+                                      if read is None or id(v.value) in read])
         if vocab_file:
             root.vocab_file = tf.saved_model.Asset(str(vocab_file))  # -> assets/<name>
         for attribute, function in (functions or {}).items():
@@ -372,7 +253,7 @@ def write_endpoints(path, endpoints, track=(), vocab_file=None, functions=None,
 
 
 def export(export_base, endpoints, track=(), vocab_file=None, version=None, functions=None,
-           precompute_attention=True, int8_calibrate=None):
+           trainable=False, int8_calibrate=None):
     """Writes `<export_base>/<version>/` (version: `version` or the Unix time); the
     arguments as `write_endpoints`.
 
@@ -387,5 +268,5 @@ def export(export_base, endpoints, track=(), vocab_file=None, version=None, func
     """
     with versioned_export(export_base, version) as pending:
         write_endpoints(pending.partial, endpoints, track, vocab_file, functions,
-                        precompute_attention, int8_calibrate)
+                        trainable, int8_calibrate)
     return pending.final

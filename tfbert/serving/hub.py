@@ -120,4 +120,4 @@ def export_encoder(export_base, encoder, version=None, warmup_ids=None):
         return write_export(export_base, [endpoint], track=[encoder], version=version,
                             functions={"__call__": call,
                                        "bert_config_file": tf.saved_model.Asset(config_file)},
-                            precompute_attention=False)
+                            trainable=True)

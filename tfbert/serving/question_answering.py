@@ -17,7 +17,7 @@ The graph does what `tfbert.data.squad.squad_features` and
    windows of the whole batch go through the model in chunks of at most
    `window_batch_size` windows `[windows, seq_length]`, one chunk after
    another, so that a request's memory is bounded whatever its size
-   (`export.in_chunks`; docs/reliability.md, "Hostile input").
+   (`graph.in_chunks`; docs/reliability.md, "Hostile input").
 2. A piece seen by several windows may start an answer only in the window
    where it has the most context: `min(left, right) + 0.01 * window length`
    pieces, the first such window on ties (`max_context`).
@@ -45,12 +45,11 @@ import tensorflow as tf
 from tfbert.data.windows import max_context, sliding_windows, window_pieces
 from tfbert.serving.export import (
     Endpoint,
-    in_chunks,
     string_specs,
     token_id_specs,
     token_ids_warmup,
-    traced_once,
 )
+from tfbert.serving.graph import in_chunks, traced_once
 
 # The most windows that run through the model as one batch: a request's
 # memory is bounded by this, not by its number of questions (docs/reliability.md).

@@ -33,8 +33,8 @@ from tfbert.serving.export import (
     string_specs,
     token_id_specs,
     token_ids_warmup,
-    traced_once,
 )
+from tfbert.serving.graph import traced_once
 
 
 def label_types(label_names):
