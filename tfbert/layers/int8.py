@@ -14,7 +14,10 @@ How each product quantizes, and why:
   texts, given to the op as `SCALED` over `[0, max - min]`; the shift by `min` comes back
   through the bias (`b + min * colsum(W)`). The op has no kernel for int8 activations, and
   its own `MIN_FIRST` input mode is wrong in TF 2.21. Fixed ranges: no min/max pass over
-  the activations per call. Values outside clip.
+  the activations per call. Values outside clip. They are quantized by `QuantizeV2` in
+  `MIN_COMBINED` mode, TensorFlow's own kernel: `MIN_FIRST` (the same values but for
+  rounding ties) runs oneDNN's, whose fixed cost per call weighs on short requests
+  (docs/performance.md, "int8").
 - **outlier channels:** a few input channels of BERT's activations run 3-5x larger than
   the rest and would set the range alone (in all-MiniLM-L6-v2, one GELU output channel
   reaches 24 where the rest stay under 7). The products named in `outliers` keep their
@@ -130,7 +133,7 @@ class Int8Product:
     def __call__(self, x):
         quantized, low, high = tf.raw_ops.QuantizeV2(
             input=x, min_range=self.range[0], max_range=self.range[1], T=tf.quint8,
-            mode="MIN_FIRST")
+            mode="MIN_COMBINED")
         weights = (tf.constant(self.constant, tf.qint8) if _CONSTANTS.get()
                    else tf.bitcast(self.weights, tf.qint8))
         output = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
