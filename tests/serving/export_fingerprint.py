@@ -143,13 +143,12 @@ def variables_saved_and_read(export_dir):
     variable handles of its graph the signatures' calls take (the variables the C++
     loader restores for them)."""
     export_dir = pathlib.Path(export_dir)
-    graph = read_saved_model(export_dir).meta_graphs[0].graph_def
+    meta_graph = read_saved_model(export_dir).meta_graphs[0]
     reader = tf.train.load_checkpoint(str(export_dir / "variables" / "variables"))
     saved = [name for name in reader.get_variable_to_shape_map() if "OBJECT_GRAPH" not in name]
-    nodes = {node.name: node for node in graph.node}
+    nodes = {node.name: node for node in meta_graph.graph_def.node}
     handles = {name for name, node in nodes.items() if node.op == "VarHandleOp"}
-    signatures = read_saved_model(export_dir).meta_graphs[0].signature_def
-    calls = {tensor.name.split(":")[0] for name, signature in signatures.items()
+    calls = {tensor.name.split(":")[0] for name, signature in meta_graph.signature_def.items()
              if not name.startswith("__") for tensor in signature.outputs.values()}
     read = {name.split(":")[0] for call in calls for name in nodes[call].input} & handles
     return len(saved), len(read)
