@@ -134,8 +134,10 @@ class Int8Product:
         quantized, low, high = tf.raw_ops.QuantizeV2(
             input=x, min_range=self.range[0], max_range=self.range[1], T=tf.quint8,
             mode="MIN_COMBINED")
-        weights = (tf.constant(self.constant, tf.qint8) if _CONSTANTS.get()
-                   else tf.bitcast(self.weights, tf.qint8))
+        # An int8 constant's bitcast folds into a qint8 `Const` (which oneDNN needs to keep
+        # its re-laid copy) and left less freed heap at load than a qint8 constant did.
+        weights = tf.bitcast(tf.constant(self.constant) if _CONSTANTS.get() else self.weights,
+                             tf.qint8)
         output = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
             a=quantized, b=weights,
             bias=self.bias + low * self.column_sums, min_a=0.0, max_a=high - low,
