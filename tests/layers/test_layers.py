@@ -275,10 +275,19 @@ def test_precomputed_attention_reads_copies_made_once(policy):
     assert {id(v) for v in copies} <= read
     originals = (attention.query.kernel, attention.key.kernel, attention.value.kernel)
     assert not {id(getattr(v, "value", v)) for v in originals} & read
+    # Its head transposes move bits (`transpose_bits`, not differentiable): none of a float.
+    transposed = [op.get_attr("T") for op in serve.graph.get_operations()
+                  if op.type == "Transpose"]
+    assert transposed and all(t.is_integer for t in transposed)
     got = np.asarray(tf.cast(serve(tf.constant(x), bias), tf.float32))
     # bfloat16: eager and graph round differently (one bfloat16 step is 1/64 near 2).
     np.testing.assert_allclose(got, expected, atol=1e-6 if policy == "float32" else 5e-2)
-    # Outside the context the layer derives its weights per call again.
-    assert {id(v) for v in copies}.isdisjoint(
-        id(v) for v in tf.function(lambda x: block(x, bias)).get_concrete_function(
-            tf.TensorSpec([None, None, 16])).variables)
+    # Outside the context the layer derives its weights per call again, and stays
+    # differentiable at inference (integrated gradients run it with training off).
+    plain = tf.function(lambda x: block(x, bias)).get_concrete_function(
+        tf.TensorSpec([None, None, 16]))
+    assert {id(v) for v in copies}.isdisjoint(id(v) for v in plain.variables)
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(tf.cast(block(tf.constant(x), bias, training=False), tf.float32))
+    gradient = tape.gradient(total, attention.query.kernel)  # only through the context
+    assert gradient is not None and np.all(np.isfinite(gradient)) and np.any(gradient)

@@ -26,6 +26,24 @@ def attention_output_spec(layer, inputs, attention_bias, return_attention_scores
                                      dtype=layer.compute_dtype)
 
 
+_SAME_WIDTH_INT = {"float32": tf.int32, "bfloat16": tf.int16, "float16": tf.int16}
+
+
+def transpose_bits(x, perm):
+    """`tf.transpose(x, perm)` done on `x`'s bits as integers of the same width, for
+    inference graphs: TensorFlow's own transpose kernel runs then, where a float transpose
+    is rewritten to oneDNN's, whose fixed cost per call is most of a short request's
+    transpose (docs/performance.md, "Head transposes"). Not differentiable: `Bitcast` has
+    no gradient.
+
+    >>> x = tf.reshape(tf.range(6, dtype=tf.float32), (1, 2, 3, 1))
+    >>> bool(tf.reduce_all(transpose_bits(x, (0, 2, 1, 3)) == tf.transpose(x, (0, 2, 1, 3))))
+    True
+    """
+    bits = _SAME_WIDTH_INT[x.dtype.name]
+    return tf.bitcast(tf.transpose(tf.bitcast(x, bits), perm), x.dtype)
+
+
 @keras.saving.register_keras_serializable(package="tfbert")
 class AttentionMask(keras.layers.Layer):
     """Turns an `input_mask` `[batch, seq]` (1 = token, 0 = padding) into an
@@ -101,10 +119,10 @@ class SelfAttention(keras.layers.Layer):
             layer.build(inputs_shape)
         self.attention_output.build(tuple(inputs_shape[:-1]) + (self.num_heads * self.head_size,))
 
-    def _split_heads(self, x, batch, seq):
+    def _split_heads(self, x, batch, seq, transpose=ops.transpose):
         # [batch, seq, heads * head_size] or [batch * seq, ...] -> [batch, heads, seq, head_size]
         x = ops.reshape(x, (batch, seq, self.num_heads, self.head_size))
-        return ops.transpose(x, (0, 2, 1, 3))
+        return transpose(x, (0, 2, 1, 3))
 
     def call(self, inputs, attention_bias, training=False, return_attention_scores=False):
         # Batch and length from the bias [batch, 1, 1, seq]: the input may be a token matrix
@@ -128,9 +146,9 @@ class SelfAttention(keras.layers.Layer):
                               inputs, batch, seq)
         return (output, probs) if return_attention_scores else output
 
-    def _output(self, context, inputs, batch, seq, weights=None):
+    def _output(self, context, inputs, batch, seq, weights=None, transpose=ops.transpose):
         # context [batch, heads, seq, head_size] -> the output projection, in the input's shape.
-        context = ops.transpose(context, (0, 2, 1, 3))  # [batch, seq, heads, head_size]
+        context = transpose(context, (0, 2, 1, 3))  # [batch, seq, heads, head_size]
         width = self.num_heads * self.head_size
         shape = (-1, width) if len(inputs.shape) == 2 else (batch, seq, width)
         context = ops.reshape(context, shape)
@@ -174,14 +192,14 @@ class SelfAttention(keras.layers.Layer):
                 "output_kernel": ops.cast(output.kernel, dtype),
                 "output_bias": ops.cast(output_bias, dtype)}
 
-    def _heads(self, kernel, inputs, batch, seq):
+    def _heads(self, kernel, inputs, batch, seq, transpose):
         """`inputs @ kernel`, no bias, as `[batch, heads, seq, head_size]`."""
         hidden = ops.shape(inputs)[-1]
         if len(kernel.shape) == 2:
             # bfloat16: one large product, then the head transpose; the broadcast product
             # below was slower here (docs/performance.md, "Self-attention").
             return self._split_heads(ops.matmul(ops.reshape(inputs, (-1, hidden)), kernel),
-                                     batch, seq)
+                                     batch, seq, transpose)
         # float32: tokens [batch, 1, seq, hidden] times the kernel laid out per head
         # [1, heads, hidden, head_size], broadcast over the batch: the product writes the
         # head-major layout itself, with no transpose of the activations.
@@ -205,17 +223,21 @@ class SelfAttention(keras.layers.Layer):
         "Self-attention"). Only at inference: with dropout on the probabilities their rows
         no longer sum to 1, and the gradient of a broadcast kernel is formed per batch row.
         """
-        weights = (_PRECOMPUTED.get() or {}).get(id(self)) or self.inference_weights()
-        query = self._heads(weights["query"], inputs, batch, seq)
-        key = self._heads(weights["key"], inputs, batch, seq)
-        value = self._heads(weights["value"], inputs, batch, seq)
+        weights = (_PRECOMPUTED.get() or {}).get(id(self))
+        # Precomputed weights mean an export's graph, which nothing differentiates: its head
+        # transposes can be `transpose_bits`, which has no gradient.
+        transpose = transpose_bits if weights else ops.transpose
+        weights = weights or self.inference_weights()
+        query = self._heads(weights["query"], inputs, batch, seq, transpose)
+        key = self._heads(weights["key"], inputs, batch, seq, transpose)
+        value = self._heads(weights["value"], inputs, batch, seq, transpose)
         key_term = tf.linalg.matmul(weights["query_bias"], key, transpose_b=True)
         bias = ops.cast(key_term, "float32") + ops.cast(attention_bias, "float32")
         scores = tf.linalg.matmul(query, key, transpose_b=True)  # [b, heads, seq, seq]
         probs = ops.cast(ops.softmax(ops.cast(scores, "float32") + bias, axis=-1),
                          self.compute_dtype)
         return self._output(ops.matmul(probs, value), inputs, batch, seq,
-                            (weights["output_kernel"], weights["output_bias"])), probs
+                            (weights["output_kernel"], weights["output_bias"]), transpose), probs
 
     def compute_output_shape(self, inputs_shape, attention_bias_shape):
         return inputs_shape

@@ -43,6 +43,8 @@ import contextvars
 import numpy as np
 import tensorflow as tf
 
+from tfbert.layers.attention import transpose_bits
+
 # Measured on two fine-tuned all-MiniLM-L6-v2 models (docs/performance.md, "int8"): the
 # feed-forward down input's outliers cost the most accuracy; elsewhere keeping channels
 # in float32 cost more time than it won back.
@@ -191,10 +193,10 @@ def int8_layer(block, products, tokens, attention_bias):
     if isinstance(products["qkv"], Int8Product):
         tf.debugging.assert_equal(tf.shape(qkv)[0], tf.shape(tokens)[0], NEEDS_ONEDNN)
     qkv = tf.reshape(qkv, (batch, seq, 3, heads, head_size))
-    query, key, value = tf.unstack(tf.transpose(qkv, (2, 0, 3, 1, 4)))
+    query, key, value = tf.unstack(transpose_bits(qkv, (2, 0, 3, 1, 4)))
     scores = tf.matmul(query, key, transpose_b=True) + attention_bias
     probs = tf.nn.softmax(scores)
-    context = tf.transpose(tf.matmul(probs, value), (0, 2, 1, 3))
+    context = transpose_bits(tf.matmul(probs, value), (0, 2, 1, 3))
     context = tf.reshape(context, (-1, heads * head_size))
     hidden = block.attention_layer_norm(tokens + products["attention_output"](context))
     up = block.intermediate.activation(products["ffn_up"](hidden))
