@@ -8,6 +8,9 @@ float32 on CPU. Contestants, all with the export's head (`onnx_peers.save_head`)
   loader, as `tensorflow_model_server` runs it, tokenizing in the graph.
 - **tfbert_export_int8**: its `--quantize=int8` export (`bench_serving.make_export`), the
   same way.
+- **tfbert_export_intra1**, **tfbert_export_int8_intra1**: the same two with one thread
+  per op (`bench_serving.INTRA1`), as `tensorflow_model_server
+  --tensorflow_intra_op_parallelism=1 --tensorflow_inter_op_parallelism=<CPUs>` runs them.
 - **hf_torch**: HuggingFace's `BertTokenizerFast` + PyTorch
   `BertForSequenceClassification` under `torch.inference_mode()`.
 - **ort_fp32**, **ort_int8**, **openvino_fp32**, **openvino_bf16**: the same tokenizer +
@@ -47,7 +50,8 @@ from benchmarks import bench_serving, common, onnx_peers
 
 WORKER = "benchmarks.bench_latency"
 OUT = common.OUT_DIR / "latency.json"
-CONTESTANTS = ("tfbert_export", "tfbert_export_int8", "hf_torch", "ort_fp32", "ort_int8",
+CONTESTANTS = ("tfbert_export", "tfbert_export_int8", "tfbert_export_intra1",
+               "tfbert_export_int8_intra1", "hf_torch", "ort_fp32", "ort_int8",
                "openvino_fp32", "openvino_bf16")
 LENGTHS = (8, 16, 32, 64, 128)
 BATCHES = (1, 4)
@@ -102,8 +106,9 @@ def build_texts(model_dir, lengths=LENGTHS, count=DISTINCT):
 # === Worker: one contestant, every shape ===
 
 def predictor(contestant, export_path, model_dir, head, onnx_dir):
-    if contestant in ("tfbert_export", "tfbert_export_int8"):
-        return bench_serving.native_predictor(export_path)
+    if contestant.startswith("tfbert_export"):
+        return bench_serving.native_predictor(
+            export_path, **(bench_serving.INTRA1 if contestant.endswith("_intra1") else {}))
     return onnx_peers.text_predictor(contestant, model_dir, bench_serving.SEQ_LENGTH,
                                      onnx_peers.files(onnx_dir), head)
 
@@ -206,7 +211,7 @@ def main():
             raise RuntimeError(f"the export failed:\n{made.stderr[-3000:]}")
         export_path, model_dir, head, int8_path = made.stdout.strip().splitlines()[-1].split(
             "\t")
-        paths = {"tfbert_export_int8": int8_path}
+        paths = {"tfbert_export_int8": int8_path, "tfbert_export_int8_intra1": int8_path}
         onnx_dir = os.path.join(tmp, "onnx")
         onnx_peers.make_onnx_files(model_dir, onnx_dir, head)
         texts_file = os.path.join(tmp, "texts.json")

@@ -10,6 +10,9 @@ truncated at 128 pieces:
   (one worker thread): TensorFlow's C++ loader, as `tensorflow_model_server` runs it.
 - **tfbert_native_int8**: the `tfbert_export --quantize=int8` SavedModel of the same model
   (calibrated on the bundled demo corpus), the same way.
+- **tfbert_native_intra1**, **tfbert_native_int8_intra1**: the same two with one thread
+  per op (`INTRA1`), as `tensorflow_model_server --tensorflow_intra_op_parallelism=1
+  --tensorflow_inter_op_parallelism=<CPUs>` runs them.
 - **hf_torch**: HuggingFace `tokenizers` (`BertTokenizerFast`) + PyTorch
   `BertForSequenceClassification`, padding to the batch's longest text, under
   `torch.inference_mode()`, softmax on the logits.
@@ -50,10 +53,13 @@ from benchmarks import common, onnx_peers
 
 OUT = common.OUT_DIR / "serving.json"
 SST2_DEV = common.SST2_DEV
-CONTESTANTS = ("tfbert_export", "tfbert_native", "tfbert_native_int8", "hf_torch",
-               "keras_hub", "ort_fp32", "ort_int8", "openvino_fp32")
+CONTESTANTS = ("tfbert_export", "tfbert_native", "tfbert_native_int8",
+               "tfbert_native_int8_intra1", "hf_torch", "keras_hub", "ort_fp32", "ort_int8",
+               "openvino_fp32")
 ONNX_CONTESTANTS = ("ort_fp32", "ort_int8", "openvino_fp32", "openvino_bf16")
 SEQ_LENGTH = 128
+# One thread per op, the pools as TF Serving's flags size them (docs/serving.md, "Threads").
+INTRA1 = {"intra_op_threads": 1, "inter_op_threads": os.cpu_count()}
 
 
 def sentences(path=None, columns=(0,)):
@@ -92,11 +98,12 @@ def make_export(directory):
     return f"{path}\t{minilm_dir()}\t{head}\t{int8}"
 
 
-def native_predictor(export_path):
-    """`texts or (a, b) pairs -> probabilities` of the export in the C++ session server."""
+def native_predictor(export_path, **threads):
+    """`texts or (a, b) pairs -> probabilities` of the export in the C++ session server;
+    `threads`: its `intra_op_threads` and `inter_op_threads`."""
     from tfbert.serving.native_server import NativeServer
 
-    server = NativeServer(export_path, workers=1).start()
+    server = NativeServer(export_path, workers=1, **threads).start()
     atexit.register(server.close)
 
     def strings(texts):
@@ -114,8 +121,9 @@ def native_predictor(export_path):
 
 def predictor(contestant, export_path, head=None, onnx_dir=None):
     """A function `list[str] -> probabilities [batch, 2]` (numpy)."""
-    if contestant in ("tfbert_native", "tfbert_native_int8"):
-        return native_predictor(export_path)
+    if contestant.startswith("tfbert_native"):
+        return native_predictor(export_path, **(INTRA1 if contestant.endswith("_intra1")
+                                                else {}))
     if contestant == "hf_torch" or contestant in ONNX_CONTESTANTS:
         return onnx_peers.text_predictor(contestant, minilm_dir(), SEQ_LENGTH,
                                          onnx_dir and onnx_peers.files(onnx_dir), head)
@@ -222,7 +230,7 @@ def main():
             check=True,
             env=env).stdout.strip().splitlines()[-1]
         export_path, env["MINILM_DIR"], head, int8_path = made.split("\t")
-        paths = {"tfbert_native_int8": int8_path}
+        paths = {"tfbert_native_int8": int8_path, "tfbert_native_int8_intra1": int8_path}
         onnx_dir = os.path.join(tmp, "onnx")
         if set(contestants) & set(ONNX_CONTESTANTS):
             onnx_peers.make_onnx_files(env["MINILM_DIR"], onnx_dir, head)

@@ -1,4 +1,7 @@
-"""`NativeServer.start` replays the export's warmup requests, as the model server does."""
+"""`NativeServer.start` replays the export's warmup requests, as the model server does, and
+sizes the session's thread pools as the model server's flags do."""
+
+import pathlib
 
 import numpy as np
 import pytest
@@ -37,3 +40,21 @@ def test_a_failing_warmup_request_fails_the_start_naming_it(doubler):
     assert server.process.poll() is not None  # not left running
     with NativeServer(doubler, workers=1, warmup=False) as server:  # the opt-out
         assert server.run("serving_default", {"x": np.array([1.0], np.float32)})["y"] == [2.0]
+
+
+def _threads(server):
+    status = pathlib.Path(f"/proc/{server.pid}/status").read_text()
+    return int(status.split("Threads:")[1].split()[0])
+
+
+def test_thread_pools_take_the_given_sizes(doubler):
+    write_warmup_requests(doubler, [])
+    counts = {}
+    for intra, inter in ((1, 1), (3, 2)):
+        with NativeServer(doubler, workers=1, intra_op_threads=intra,
+                          inter_op_threads=inter) as server:
+            assert server.run("serving_default", {"x": np.ones(3, np.float32)})["y"].sum() == 6
+            counts[intra, inter] = _threads(server)
+    assert counts[3, 2] - counts[1, 1] == 2 + 1  # one thread per pool slot, made at load
+    with pytest.raises(ValueError, match="intra_op_threads must be at least 1"):
+        NativeServer(doubler, intra_op_threads=0)

@@ -14,6 +14,7 @@ its exit status and the end of its log, instead of hanging them.
 import contextlib
 import io
 import itertools
+import os
 import pathlib
 import struct
 import subprocess
@@ -77,6 +78,11 @@ class NativeServer:
         warmup: replay the export's `assets.extra/tf_serving_warmup_requests` in `start`,
             as `tensorflow_model_server` does before it serves a version (a failing
             warmup request fails the start, as it fails the server's load).
+        intra_op_threads, inter_op_threads: the session's thread pools, as the model
+            server's `--tensorflow_intra_op_parallelism` and
+            `--tensorflow_inter_op_parallelism` set them (None: TensorFlow's default, the
+            CPU count). One thread per op suits short requests on int8 exports
+            (docs/serving.md, "Threads").
 
     Example:
 
@@ -94,8 +100,19 @@ class NativeServer:
     """
 
     def __init__(self, export_dir, workers: int = 8, op_libraries=None, timeout: float = 60.0,
-                 start_timeout: float = 300.0, warmup: bool = True):
+                 start_timeout: float = 300.0, warmup: bool = True,
+                 intra_op_threads: int | None = None, inter_op_threads: int | None = None):
         self.export_dir = str(export_dir)
+        # TensorFlow sizes a session's pools from these when its config leaves them at 0,
+        # as the C API's default session options do.
+        self.env = dict(os.environ)
+        for name, variable, value in (
+                ("intra_op_threads", "TF_NUM_INTRAOP_THREADS", intra_op_threads),
+                ("inter_op_threads", "TF_NUM_INTEROP_THREADS", inter_op_threads)):
+            if value is not None:
+                if value < 1:
+                    raise ValueError(f"{name} must be at least 1, got {value}")
+                self.env[variable] = str(value)
         self.signatures = signature_tensor_names(export_dir)
         self.workers, self.timeout, self.start_timeout = workers, timeout, start_timeout
         self.warmup = warmup
@@ -118,7 +135,8 @@ class NativeServer:
             prefix="session_server-", suffix=".log")
         self.process = subprocess.Popen(
             [str(self.binary), self.export_dir, str(self.workers), *self.op_libraries],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, bufsize=0)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, bufsize=0,
+            env=self.env)
         self._reader = threading.Thread(target=self._read_responses, daemon=True,
                                         name=f"session_server-{self.process.pid}")
         self._reader.start()
