@@ -183,7 +183,8 @@ def summarize_serving(report):
          ("peak_rss_mb", "peak RSS MB", "{:,.0f}"), *VERSUS_COLUMNS],
         [f"{report['repeats']} repetition(s); latency over {report['latency_texts']} texts.",
          "tfbert_native: the export in TensorFlow's C++ loader (peak RSS: the Python client "
-         "only). keras_hub has random weights (not compared); the other peers carry the "
+         "only; `_intra1`: one thread per op, as `--tensorflow_intra_op_parallelism=1` runs "
+         "it). keras_hub has random weights (not compared); the other peers carry the "
          "export's head: max |Δp| and argmax agreement with tfbert_export over all texts.",
          HEAD_NOTE])
 
@@ -222,7 +223,9 @@ def summarize_latency(report):
         [f"{report['repeats']} repetition(s) × {report['requests']} requests per shape; "
          "every text exactly N pieces with [CLS] and [SEP] (no padding, no truncation).",
          "tfbert_export: the SavedModel in TensorFlow's C++ loader (NativeServer), as "
-         "TF Serving runs it; the peers: HuggingFace's fast tokenizer + PyTorch, ONNX Runtime "
+         "TF Serving runs it (`_intra1`: with one thread per op, as "
+         "`--tensorflow_intra_op_parallelism=1` runs it); the peers: HuggingFace's fast "
+         "tokenizer + PyTorch, ONNX Runtime "
          "or OpenVINO on an ONNX export with the export's head. Ratio: p50 of this ÷ "
          f"tfbert's. Outputs: {report['check_texts']} check texts, max |Δp| and argmax "
          "agreement with tfbert_export.", HEAD_NOTE] + _errors(report),
