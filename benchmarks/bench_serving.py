@@ -10,9 +10,10 @@ truncated at 128 pieces:
   (one worker thread): TensorFlow's C++ loader, as `tensorflow_model_server` runs it.
 - **tfbert_native_int8**: the `tfbert_export --quantize=int8` SavedModel of the same model
   (calibrated on the bundled demo corpus), the same way.
-- **tfbert_native_intra1**, **tfbert_native_int8_intra1**: the same two with one thread
-  per op (`INTRA1`), as `tensorflow_model_server --tensorflow_intra_op_parallelism=1
-  --tensorflow_inter_op_parallelism=<CPUs>` runs them.
+- **tfbert_native_int8_intra1**: the int8 export with one thread per op (`INTRA1`), as
+  `tensorflow_model_server --tensorflow_intra_op_parallelism=1
+  --tensorflow_inter_op_parallelism=<CPUs>` runs it (`tfbert_native_intra1`, the float32
+  export so, runs when named in `--contestants`).
 - **hf_torch**: HuggingFace `tokenizers` (`BertTokenizerFast`) + PyTorch
   `BertForSequenceClassification`, padding to the batch's longest text, under
   `torch.inference_mode()`, softmax on the logits.
