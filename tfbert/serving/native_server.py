@@ -104,15 +104,15 @@ class NativeServer:
                  intra_op_threads: int | None = None, inter_op_threads: int | None = None):
         self.export_dir = str(export_dir)
         # TensorFlow sizes a session's pools from these when its config leaves them at 0,
-        # as the C API's default session options do.
-        self.env = dict(os.environ)
+        # as the C API's default session options do; set over the environment at `start`.
+        self.thread_env = {}
         for name, variable, value in (
                 ("intra_op_threads", "TF_NUM_INTRAOP_THREADS", intra_op_threads),
                 ("inter_op_threads", "TF_NUM_INTEROP_THREADS", inter_op_threads)):
             if value is not None:
                 if value < 1:
                     raise ValueError(f"{name} must be at least 1, got {value}")
-                self.env[variable] = str(value)
+                self.thread_env[variable] = str(value)
         self.signatures = signature_tensor_names(export_dir)
         self.workers, self.timeout, self.start_timeout = workers, timeout, start_timeout
         self.warmup = warmup
@@ -136,7 +136,7 @@ class NativeServer:
         self.process = subprocess.Popen(
             [str(self.binary), self.export_dir, str(self.workers), *self.op_libraries],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, bufsize=0,
-            env=self.env)
+            env={**os.environ, **self.thread_env})
         self._reader = threading.Thread(target=self._read_responses, daemon=True,
                                         name=f"session_server-{self.process.pid}")
         self._reader.start()
