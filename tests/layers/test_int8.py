@@ -70,7 +70,7 @@ def test_int8_blocks_quantize_only_while_entered(hidden_act):
     serve = tf.function(lambda x: encoder(x, training=False)["sequence_output"])
     with tfbert.layers.int8_blocks([encoder, encoder.transformer_layers[0]],
                                    lambda: encoder(inputs, training=False)) as weights:
-        assert len(weights) == 2 * 4 * 4  # 2 blocks (once each), 4 products, 4 variables
+        assert len(weights) == 2 * 4 * 3  # 2 blocks (once each), 4 products, 3 variables
         assert all(not w.trainable for w in weights)
         eager = encoder(inputs, training=False)["sequence_output"].numpy()
         traced = serve(inputs).numpy()
@@ -118,7 +118,9 @@ def test_constant_weights_are_the_variables_in_the_graph():
     assert "Const" not in _weight_inputs_after_grappler(graphs[False])
     captured = {constants: {id(t) for t in graph.captured_inputs}
                 for constants, graph in graphs.items()}
-    assert len(captured[False]) - len(captured[True]) == 2 * 4  # the int8 weight variables
+    # Every product's int8 weights and bias, and the outlier kernels of the feed-forward
+    # down products (`DEFAULT_OUTLIERS`).
+    assert len(captured[False]) - len(captured[True]) == 2 * 4 * 2 + 2
     np.testing.assert_array_equal(graphs[True](inputs), graphs[False](inputs))
     _assert_int8_of(graphs[True](inputs).numpy(), expected, inputs["input_mask"])
 

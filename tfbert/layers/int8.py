@@ -12,7 +12,8 @@ How each product quantizes, and why:
   one scale per column in TF 2.21.
 - **activations:** uint8 over a fixed range, each product's min and max over calibration
   texts, given to the op as `SCALED` over `[0, max - min]`; the shift by `min` comes back
-  through the bias (`b + min * colsum(W)`). The op has no kernel for int8 activations, and
+  through the bias (`b + min * colsum(W)`, folded once at construction: the range is
+  fixed, so a request need not recompute it). The op has no kernel for int8 activations, and
   its own `MIN_FIRST` input mode is wrong in TF 2.21. Fixed ranges: no min/max pass over
   the activations per call. Values outside clip. They are quantized by `QuantizeV2` in
   `MIN_COMBINED` mode, TensorFlow's own kernel: `MIN_FIRST` (the same values but for
@@ -116,7 +117,8 @@ class Int8Product:
         normal = np.setdiff1d(np.arange(len(kernel)), kept)
         self.range = (float(np.min(low[normal])), float(np.max(high[normal])))
         self.outliers = tf.constant(kept)
-        self.outlier_kernel = tf.Variable(kernel[kept], trainable=False,
+        self.outlier_constant = kernel[kept]
+        self.outlier_kernel = tf.Variable(self.outlier_constant, trainable=False,
                                           name=f"{name}_outlier_kernel")
         kernel[kept] = 0.0  # their share comes from the float32 product
         self.limit = float(np.abs(kernel).max()) or 1.0
@@ -124,29 +126,37 @@ class Int8Product:
         weights = np.clip(np.round(kernel / step), -127, 127)
         self.constant = weights.astype(np.int8)  # for `constant_weights`
         self.weights = tf.Variable(self.constant, trainable=False, name=f"{name}_weights")
-        self.bias = tf.Variable(np.asarray(bias, np.float32), trainable=False,
-                                name=f"{name}_bias")
-        self.column_sums = tf.Variable((weights * step).sum(0).astype(np.float32),
-                                       trainable=False, name=f"{name}_column_sums")
+        # The range QuantizeV2 reports for its output (it widens the given one to hold 0),
+        # from the kernel itself; float32 arithmetic, as the graph did it per call before.
+        _, low, high = self._quantize(tf.zeros([1, len(kernel)]))
+        self.span = float(high.numpy() - low.numpy())
+        column_sums = (weights * step).sum(0).astype(np.float32)
+        self.shifted = np.asarray(bias, np.float32) + low.numpy() * column_sums
+        self.bias = tf.Variable(self.shifted, trainable=False, name=f"{name}_bias")
 
     def variables(self):
-        return [self.weights, self.bias, self.column_sums, self.outlier_kernel]
+        return [self.weights, self.bias, self.outlier_kernel]
+
+    def _quantize(self, x):
+        return tf.raw_ops.QuantizeV2(input=x, min_range=self.range[0],
+                                     max_range=self.range[1], T=tf.quint8,
+                                     mode="MIN_COMBINED")
 
     def __call__(self, x):
-        quantized, low, high = tf.raw_ops.QuantizeV2(
-            input=x, min_range=self.range[0], max_range=self.range[1], T=tf.quint8,
-            mode="MIN_COMBINED")
+        quantized, _, _ = self._quantize(x)
         # An int8 constant's bitcast folds into a qint8 `Const` (which oneDNN needs to keep
         # its re-laid copy) and left less freed heap at load than a qint8 constant did.
-        weights = tf.bitcast(tf.constant(self.constant) if _CONSTANTS.get() else self.weights,
+        constants = _CONSTANTS.get()
+        weights = tf.bitcast(tf.constant(self.constant) if constants else self.weights,
                              tf.qint8)
         output = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
-            a=quantized, b=weights,
-            bias=self.bias + low * self.column_sums, min_a=0.0, max_a=high - low,
-            min_b=-self.limit, max_b=self.limit, min_freezed_output=0.0,
-            max_freezed_output=0.0, Toutput=tf.float32, input_quant_mode="SCALED")
+            a=quantized, b=weights, bias=tf.constant(self.shifted) if constants else self.bias,
+            min_a=0.0, max_a=self.span, min_b=-self.limit, max_b=self.limit,
+            min_freezed_output=0.0, max_freezed_output=0.0, Toutput=tf.float32,
+            input_quant_mode="SCALED")
         if self.outliers.shape[0]:
-            output += tf.matmul(tf.gather(x, self.outliers, axis=1), self.outlier_kernel)
+            output += tf.matmul(tf.gather(x, self.outliers, axis=1),
+                                self.outlier_constant if constants else self.outlier_kernel)
         return output
 
 
@@ -169,8 +179,9 @@ def using_products(products):
 def constant_weights(enabled=True):
     """Within it, the `Int8Product`s traced read their int8 weights as graph constants,
     which oneDNN re-lays once, rather than from their variables, which it re-lays per
-    call (see the module doc); `enabled=False` turns that off again inside. Each traced
-    copy holds its own constants: for one call site per graph."""
+    call (see the module doc), and their biases and outlier kernels too (no variable
+    reads per request); `enabled=False` turns that off again inside. Each traced copy
+    holds its own constants: for one call site per graph."""
     token = _CONSTANTS.set(enabled)
     try:
         yield
