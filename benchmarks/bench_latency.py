@@ -107,8 +107,8 @@ def build_texts(model_dir, lengths=LENGTHS, count=DISTINCT):
 
 def predictor(contestant, export_path, model_dir, head, onnx_dir):
     if contestant.startswith("tfbert_export"):
-        return bench_serving.native_predictor(
-            export_path, **(bench_serving.INTRA1 if contestant.endswith("_intra1") else {}))
+        return bench_serving.native_predictor(export_path,
+                                              **bench_serving.threads_of(contestant))
     return onnx_peers.text_predictor(contestant, model_dir, bench_serving.SEQ_LENGTH,
                                      onnx_peers.files(onnx_dir), head)
 

@@ -63,6 +63,12 @@ SEQ_LENGTH = 128
 INTRA1 = {"intra_op_threads": 1, "inter_op_threads": os.cpu_count()}
 
 
+def threads_of(contestant):
+    """`NativeServer`'s thread settings for a contestant: `INTRA1` for a name ending in
+    `_intra1`, the defaults otherwise."""
+    return INTRA1 if contestant.endswith("_intra1") else {}
+
+
 def sentences(path=None, columns=(0,)):
     """The dev texts: SST-2 sentences, or with two `columns` pairs (e.g. MRPC's 3, 4)."""
     with open(path or os.environ.get("SST2_DEV", SST2_DEV), encoding="utf-8") as f:
@@ -123,8 +129,7 @@ def native_predictor(export_path, **threads):
 def predictor(contestant, export_path, head=None, onnx_dir=None):
     """A function `list[str] -> probabilities [batch, 2]` (numpy)."""
     if contestant.startswith("tfbert_native"):
-        return native_predictor(export_path, **(INTRA1 if contestant.endswith("_intra1")
-                                                else {}))
+        return native_predictor(export_path, **threads_of(contestant))
     if contestant == "hf_torch" or contestant in ONNX_CONTESTANTS:
         return onnx_peers.text_predictor(contestant, minilm_dir(), SEQ_LENGTH,
                                          onnx_dir and onnx_peers.files(onnx_dir), head)
