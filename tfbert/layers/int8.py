@@ -117,25 +117,32 @@ class Int8Product:
         normal = np.setdiff1d(np.arange(len(kernel)), kept)
         self.range = (float(np.min(low[normal])), float(np.max(high[normal])))
         self.outliers = tf.constant(kept)
-        self.outlier_constant = kernel[kept]
-        self.outlier_kernel = tf.Variable(self.outlier_constant, trainable=False,
-                                          name=f"{name}_outlier_kernel")
+        self._values = {}  # id(variable) -> its value, for `constant_weights`
+        self.outlier_kernel = self._variable(kernel[kept], f"{name}_outlier_kernel")
         kernel[kept] = 0.0  # their share comes from the float32 product
         self.limit = float(np.abs(kernel).max()) or 1.0
         step = self.limit / 127
         weights = np.clip(np.round(kernel / step), -127, 127)
-        self.constant = weights.astype(np.int8)  # for `constant_weights`
-        self.weights = tf.Variable(self.constant, trainable=False, name=f"{name}_weights")
+        self.weights = self._variable(weights.astype(np.int8), f"{name}_weights")
         # The range QuantizeV2 reports for its output (it widens the given one to hold 0),
         # from the kernel itself; float32 arithmetic, as the graph did it per call before.
         _, low, high = self._quantize(tf.zeros([1, len(kernel)]))
         self.span = float(high.numpy() - low.numpy())
         column_sums = (weights * step).sum(0).astype(np.float32)
-        self.shifted = np.asarray(bias, np.float32) + low.numpy() * column_sums
-        self.bias = tf.Variable(self.shifted, trainable=False, name=f"{name}_bias")
+        self.bias = self._variable(np.asarray(bias, np.float32) + low.numpy() * column_sums,
+                                   f"{name}_bias")
 
     def variables(self):
         return [self.weights, self.bias, self.outlier_kernel]
+
+    def _variable(self, value, name):
+        variable = tf.Variable(value, trainable=False, name=name)
+        self._values[id(variable)] = value
+        return variable
+
+    def _read(self, variable):
+        """`variable`, or its value as a graph constant within `constant_weights`."""
+        return tf.constant(self._values[id(variable)]) if _CONSTANTS.get() else variable
 
     def _quantize(self, x):
         return tf.raw_ops.QuantizeV2(input=x, min_range=self.range[0],
@@ -146,17 +153,14 @@ class Int8Product:
         quantized, _, _ = self._quantize(x)
         # An int8 constant's bitcast folds into a qint8 `Const` (which oneDNN needs to keep
         # its re-laid copy) and left less freed heap at load than a qint8 constant did.
-        constants = _CONSTANTS.get()
-        weights = tf.bitcast(tf.constant(self.constant) if constants else self.weights,
-                             tf.qint8)
         output = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
-            a=quantized, b=weights, bias=tf.constant(self.shifted) if constants else self.bias,
-            min_a=0.0, max_a=self.span, min_b=-self.limit, max_b=self.limit,
-            min_freezed_output=0.0, max_freezed_output=0.0, Toutput=tf.float32,
-            input_quant_mode="SCALED")
+            a=quantized, b=tf.bitcast(self._read(self.weights), tf.qint8),
+            bias=self._read(self.bias), min_a=0.0, max_a=self.span, min_b=-self.limit,
+            max_b=self.limit, min_freezed_output=0.0, max_freezed_output=0.0,
+            Toutput=tf.float32, input_quant_mode="SCALED")
         if self.outliers.shape[0]:
             output += tf.matmul(tf.gather(x, self.outliers, axis=1),
-                                self.outlier_constant if constants else self.outlier_kernel)
+                                self._read(self.outlier_kernel))
         return output
 
 
