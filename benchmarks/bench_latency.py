@@ -211,7 +211,6 @@ def main():
             raise RuntimeError(f"the export failed:\n{made.stderr[-3000:]}")
         export_path, model_dir, head, int8_path = made.stdout.strip().splitlines()[-1].split(
             "\t")
-        paths = {"tfbert_export_int8": int8_path, "tfbert_export_int8_intra1": int8_path}
         onnx_dir = os.path.join(tmp, "onnx")
         onnx_peers.make_onnx_files(model_dir, onnx_dir, head)
         texts_file = os.path.join(tmp, "texts.json")
@@ -222,7 +221,7 @@ def main():
             for contestant in contestants:  # alternating within the repetition
                 result = common.run_worker(WORKER, [
                     f"--worker={contestant}",
-                    f"--export_path={paths.get(contestant, export_path)}",
+                    f"--export_path={bench_serving.export_of(contestant, export_path, int8_path)}",
                     f"--model_dir={model_dir}", f"--head={head}", f"--onnx_dir={onnx_dir}",
                     f"--texts_file={texts_file}", f"--requests={args.requests}",
                     f"--output_file={os.path.join(tmp, contestant)}.npy"])

@@ -69,6 +69,11 @@ def threads_of(contestant):
     return INTRA1 if contestant.endswith("_intra1") else {}
 
 
+def export_of(contestant, path, int8_path):
+    """The export a contestant is given: `int8_path` for a tfbert `_int8` one."""
+    return int8_path if contestant.startswith("tfbert") and "_int8" in contestant else path
+
+
 def sentences(path=None, columns=(0,)):
     """The dev texts: SST-2 sentences, or with two `columns` pairs (e.g. MRPC's 3, 4)."""
     with open(path or os.environ.get("SST2_DEV", SST2_DEV), encoding="utf-8") as f:
@@ -236,7 +241,6 @@ def main():
             check=True,
             env=env).stdout.strip().splitlines()[-1]
         export_path, env["MINILM_DIR"], head, int8_path = made.split("\t")
-        paths = {"tfbert_native_int8": int8_path, "tfbert_native_int8_intra1": int8_path}
         onnx_dir = os.path.join(tmp, "onnx")
         if set(contestants) & set(ONNX_CONTESTANTS):
             onnx_peers.make_onnx_files(env["MINILM_DIR"], onnx_dir, head)
@@ -245,7 +249,7 @@ def main():
             for contestant in contestants:
                 result = subprocess.run(
                     [sys.executable, "-m", "benchmarks.bench_serving", f"--worker={contestant}",
-                     f"--export_path={paths.get(contestant, export_path)}",
+                     f"--export_path={export_of(contestant, export_path, int8_path)}",
                      f"--latency_texts={args.latency_texts}",
                      f"--head={head}", f"--onnx_dir={onnx_dir}",
                      f"--output_file={os.path.join(tmp, contestant)}.npy",
